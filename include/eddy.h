@@ -1,0 +1,20 @@
+/*
+ * eddy.h — the whole public API of eddy, an event-driven network engine for C.
+ *
+ * Include this one header; each module's header says what it is for and who
+ * owns what.
+ */
+#ifndef EDDY_H
+#define EDDY_H
+
+#include "eddy/common.h"
+#include "eddy/error.h"
+#include "eddy/buf.h"
+#include "eddy/list.h"
+#include "eddy/heap.h"
+#include "eddy/log.h"
+#include "eddy/clock.h"
+#include "eddy/loop.h"
+#include "eddy/framing.h"
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * eddy/error.h — error codes.
+ *
+ * Every eddy function that can fail returns a negative code: system errors
+ * are -errno (as in libuv), eddy's own errors are the -EDDY_E* values below,
+ * all below -4000 so they never collide with an errno. eddy_strerror() and
+ * eddy_err_name() describe any of them and never return NULL; the strings are
+ * static and must not be freed.
+ */
+#ifndef EDDY_ERROR_H
+#define EDDY_ERROR_H
+
+#include "common.h"
+
+/* X(name, value, message): the single table both functions are generated from. */
+#define EDDY_ERRNO_MAP(X)                                                                          \
+    X(EOUTPUT_FULL, 4001, "output buffer limit reached; nothing was queued")                      \
+    X(ECLOSING, 4002, "connection is closing or closed")                                          \
+    X(EPACKET_TOO_BIG, 4003, "packet exceeds package_max_length")                                        \
+    X(EBADLEN, 4004, "invalid value in packet length header")                                     \
+    X(EOPTION, 4005, "invalid option value")                                                      \
+    X(EUNKNOWN_OPTION, 4006, "unknown option name")                                               \
+    X(EADDR, 4007, "malformed address")                                                           \
+    X(ERESOLVE, 4008, "host name could not be resolved")                                          \
+    X(ENOHOST, 4009, "host name has no address of the requested family")                          \
+    X(ECONN_LIMIT, 4010, "max_connection reached")                                                \
+    X(ELINGER, 4011, "peer did not acknowledge all output before the linger deadline")            \
+    X(ESTATE, 4012, "operation not allowed in the object's current state")                        \
+    X(ETIMER, 4013, "no live timer with that id")
+
+enum {
+#define EDDY_ERR_ENUM_(name, value, msg) EDDY_##name = value,
+    EDDY_ERRNO_MAP(EDDY_ERR_ENUM_)
+#undef EDDY_ERR_ENUM_
+};
+
+/* Human-readable description of any eddy or system error code (negative). */
+EDDY_EXPORT const char *eddy_strerror(int err);
+
+/* Symbolic name: "EDDY_EOUTPUT_FULL", "ECONNRESET", ... ("EUNKNOWN" if none). */
+EDDY_EXPORT const char *eddy_err_name(int err);
+
+#endif

@@ -1,0 +1,324 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "eddy/clock.h"
+#include "loop_internal.h"
+
+#define EVENTS_PER_WAIT 512
+
+static void wakeup_cb(eddy_loop_t *loop, int fd, unsigned events, void *ud);
+
+int eddy_loop_new(eddy_loop_t **out)
+{
+    eddy_loop_t *loop = calloc(1, sizeof *loop);
+    if (!loop) return -ENOMEM;
+    loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+    loop->wakeup_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    loop->signal_fd = -1;
+    int rc = 0;
+    if (loop->epfd < 0 || loop->wakeup_fd < 0) rc = -errno;
+    pthread_mutex_init(&loop->post_lock, NULL);
+    eddy_heap_init(&loop->timer_heap);
+    sigemptyset(&loop->signal_mask);
+    if (rc == 0) rc = eddy__io_add_internal(loop, loop->wakeup_fd, EDDY_READABLE, wakeup_cb, NULL);
+    if (rc < 0) {
+        eddy_loop_free(loop);
+        return rc;
+    }
+    eddy_loop_update_time(loop);
+    *out = loop;
+    return 0;
+}
+
+void eddy_loop_free(eddy_loop_t *loop)
+{
+    if (!loop) return;
+    eddy__signals_free(loop);
+    eddy__timers_free(loop);
+    post_node_t *n = loop->post_head;
+    while (n) {
+        post_node_t *next = n->next;
+        free(n);
+        n = next;
+    }
+    if (loop->wakeup_fd >= 0) close(loop->wakeup_fd);
+    if (loop->epfd >= 0) close(loop->epfd);
+    pthread_mutex_destroy(&loop->post_lock);
+    free(loop->io);
+    free(loop->defers);
+    free(loop);
+}
+
+uint64_t eddy_loop_now(const eddy_loop_t *loop)
+{
+    return loop->now_ms;
+}
+
+void eddy_loop_update_time(eddy_loop_t *loop)
+{
+    loop->now_ms = eddy_clock_ms();
+    time_t sec = time(NULL);
+    if (sec != loop->date_sec) {
+        loop->date_sec = sec;
+        eddy_http_date(sec, loop->date);
+    }
+}
+
+const char *eddy_loop_date(const eddy_loop_t *loop)
+{
+    return loop->date;
+}
+
+void eddy_loop_set_data(eddy_loop_t *loop, void *data)
+{
+    loop->data = data;
+}
+
+void *eddy_loop_data(const eddy_loop_t *loop)
+{
+    return loop->data;
+}
+
+/* ---- io watchers ----------------------------------------------------------- */
+
+static uint32_t to_epoll(unsigned events)
+{
+    uint32_t ev = 0;
+    if (events & EDDY_READABLE) ev |= EPOLLIN | EPOLLRDHUP;
+    if (events & EDDY_WRITABLE) ev |= EPOLLOUT;
+    if (events & EDDY_EDGE) ev |= EPOLLET;
+    return ev;
+}
+
+static unsigned from_epoll(uint32_t ev)
+{
+    unsigned events = 0;
+    if (ev & EPOLLIN) events |= EDDY_READABLE;
+    if (ev & EPOLLOUT) events |= EDDY_WRITABLE;
+    if (ev & (EPOLLHUP | EPOLLRDHUP)) events |= EDDY_HANGUP;
+    if (ev & EPOLLERR) events |= EDDY_ERRORED;
+    return events;
+}
+
+static int io_reserve(eddy_loop_t *loop, int fd)
+{
+    if ((size_t)fd < loop->io_cap) return 0;
+    size_t cap = loop->io_cap ? loop->io_cap : 64;
+    while (cap <= (size_t)fd)
+        cap *= 2;
+    io_watcher_t *io = realloc(loop->io, cap * sizeof *io);
+    if (!io) return -ENOMEM;
+    memset(io + loop->io_cap, 0, (cap - loop->io_cap) * sizeof *io);
+    loop->io = io;
+    loop->io_cap = cap;
+    return 0;
+}
+
+static struct epoll_event epoll_event_for(const io_watcher_t *w, int fd)
+{
+    struct epoll_event ev = {.events = to_epoll(w->events)};
+    ev.data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)w->gen << 32;
+    return ev;
+}
+
+int eddy__io_add_internal(eddy_loop_t *loop, int fd, unsigned events, eddy_io_cb cb, void *ud)
+{
+    if (fd < 0 || !cb) return -EINVAL;
+    int rc = io_reserve(loop, fd);
+    if (rc < 0) return rc;
+    io_watcher_t *w = &loop->io[fd];
+    if (w->used) return -EEXIST;
+    w->cb = cb;
+    w->ud = ud;
+    w->events = events;
+    w->gen++;
+    struct epoll_event ev = epoll_event_for(w, fd);
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) return -errno;
+    w->used = true;
+    return 0;
+}
+
+int eddy__io_remove_internal(eddy_loop_t *loop, int fd)
+{
+    if (fd < 0 || (size_t)fd >= loop->io_cap || !loop->io[fd].used) return -ENOENT;
+    loop->io[fd].used = false;
+    /* The fd may already be closed (and gone from the epoll set): not an error. */
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 && errno != EBADF && errno != ENOENT)
+        return -errno;
+    return 0;
+}
+
+int eddy_io_add(eddy_loop_t *loop, int fd, unsigned events, eddy_io_cb cb, void *ud)
+{
+    int rc = eddy__io_add_internal(loop, fd, events, cb, ud);
+    if (rc == 0) loop->io_user_count++;
+    return rc;
+}
+
+int eddy_io_modify(eddy_loop_t *loop, int fd, unsigned events)
+{
+    if (fd < 0 || (size_t)fd >= loop->io_cap || !loop->io[fd].used) return -ENOENT;
+    io_watcher_t *w = &loop->io[fd];
+    w->events = events;
+    struct epoll_event ev = epoll_event_for(w, fd);
+    return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int eddy_io_remove(eddy_loop_t *loop, int fd)
+{
+    int rc = eddy__io_remove_internal(loop, fd);
+    if (rc == 0) loop->io_user_count--;
+    return rc;
+}
+
+static void dispatch_io(eddy_loop_t *loop, const struct epoll_event *ev)
+{
+    int fd = (int)(uint32_t)ev->data.u64;
+    uint32_t gen = (uint32_t)(ev->data.u64 >> 32);
+    if ((size_t)fd >= loop->io_cap) return;
+    io_watcher_t *w = &loop->io[fd];
+    /* Removed (or removed and re-added) since epoll_wait returned. */
+    if (!w->used || w->gen != gen) return;
+    w->cb(loop, fd, from_epoll(ev->events), w->ud);
+}
+
+/* ---- defer and post ------------------------------------------------------ */
+
+int eddy_defer(eddy_loop_t *loop, eddy_callback_fn cb, void *ud)
+{
+    if (loop->defer_len == loop->defer_cap) {
+        size_t cap = loop->defer_cap ? loop->defer_cap * 2 : 64;
+        deferred_t *d = realloc(loop->defers, cap * sizeof *d);
+        if (!d) return -ENOMEM;
+        loop->defers = d;
+        loop->defer_cap = cap;
+    }
+    loop->defers[loop->defer_len++] = (deferred_t){cb, ud};
+    return 0;
+}
+
+static void run_defers(eddy_loop_t *loop)
+{
+    /* Only what was queued before this phase began; later ones wait a turn. */
+    size_t n = loop->defer_len;
+    for (size_t i = 0; i < n; i++)
+        loop->defers[i].cb(loop, loop->defers[i].ud);
+    memmove(loop->defers, loop->defers + n, (loop->defer_len - n) * sizeof *loop->defers);
+    loop->defer_len -= n;
+}
+
+static void wakeup(eddy_loop_t *loop)
+{
+    uint64_t one = 1;
+    ssize_t w = write(loop->wakeup_fd, &one, sizeof one);
+    (void)w; /* EAGAIN means the counter is already non-zero: the loop will wake */
+}
+
+void eddy__loop_post_node(eddy_loop_t *loop, post_node_t *node)
+{
+    node->next = NULL;
+    pthread_mutex_lock(&loop->post_lock);
+    if (loop->post_tail)
+        loop->post_tail->next = node;
+    else
+        loop->post_head = node;
+    loop->post_tail = node;
+    bool need_wakeup = !loop->wakeup_pending;
+    loop->wakeup_pending = true;
+    pthread_mutex_unlock(&loop->post_lock);
+    if (need_wakeup) wakeup(loop);
+}
+
+static void run_posted_and_free(eddy_loop_t *loop, void *ud)
+{
+    post_node_t *node = ud;
+    node->cb(loop, node->ud);
+}
+
+int eddy_loop_post(eddy_loop_t *loop, eddy_callback_fn cb, void *ud)
+{
+    post_node_t *node = malloc(sizeof *node + sizeof(post_node_t));
+    if (!node) return -ENOMEM;
+    /* The outer node frees itself after running the user's callback. */
+    post_node_t *inner = node + 1;
+    inner->cb = cb;
+    inner->ud = ud;
+    node->cb = run_posted_and_free;
+    node->ud = inner;
+    eddy__loop_post_node(loop, node);
+    return 0;
+}
+
+static void run_posted(eddy_loop_t *loop)
+{
+    pthread_mutex_lock(&loop->post_lock);
+    post_node_t *n = loop->post_head;
+    loop->post_head = loop->post_tail = NULL;
+    loop->wakeup_pending = false;
+    pthread_mutex_unlock(&loop->post_lock);
+    while (n) {
+        post_node_t *next = n->next;
+        bool self_freeing = n->cb == run_posted_and_free;
+        n->cb(loop, n->ud);
+        if (self_freeing) free(n);
+        n = next;
+    }
+}
+
+static void wakeup_cb(eddy_loop_t *loop, int fd, unsigned events, void *ud)
+{
+    uint64_t count;
+    ssize_t r = read(fd, &count, sizeof count);
+    (void)r;
+    run_posted(loop);
+}
+
+void eddy_loop_stop(eddy_loop_t *loop)
+{
+    atomic_store(&loop->stop, true);
+    wakeup(loop);
+}
+
+/* ---- running ----------------------------------------------------------------- */
+
+static bool loop_alive(const eddy_loop_t *loop)
+{
+    return loop->io_user_count > 0 || eddy_heap_size(&loop->timer_heap) > 0 ||
+           loop->defer_len > 0 || loop->work_pending > 0 || loop->signal_count > 0;
+}
+
+static int poll_timeout(const eddy_loop_t *loop, int limit_ms)
+{
+    if (loop->defer_len > 0 || !loop_alive(loop)) return 0;
+    int t = eddy__timers_next_timeout(loop);
+    if (limit_ms >= 0 && (t < 0 || t > limit_ms)) t = limit_ms;
+    return t;
+}
+
+int eddy_loop_run_once(eddy_loop_t *loop, int timeout_ms)
+{
+    struct epoll_event events[EVENTS_PER_WAIT];
+    eddy_loop_update_time(loop);
+    eddy__timers_run(loop);
+    int n = epoll_wait(loop->epfd, events, EVENTS_PER_WAIT, poll_timeout(loop, timeout_ms));
+    if (n < 0 && errno != EINTR) return -errno;
+    eddy_loop_update_time(loop);
+    for (int i = 0; i < n; i++)
+        dispatch_io(loop, &events[i]);
+    run_defers(loop);
+    return loop_alive(loop) ? 1 : 0;
+}
+
+int eddy_loop_run(eddy_loop_t *loop)
+{
+    int rc = 1;
+    while (rc > 0 && !atomic_load(&loop->stop))
+        rc = eddy_loop_run_once(loop, -1);
+    atomic_store(&loop->stop, false);
+    return rc < 0 ? rc : 0;
+}
