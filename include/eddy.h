@@ -16,5 +16,10 @@
 #include "eddy/clock.h"
 #include "eddy/loop.h"
 #include "eddy/framing.h"
+#include "eddy/addr.h"
+#include "eddy/options.h"
+#include "eddy/conn.h"
+#include "eddy/listener.h"
+#include "eddy/client.h"
 
 #endif

@@ -32,17 +32,20 @@ typedef struct eddy_buf {
 EDDY_EXPORT void eddy_buf_init(eddy_buf_t *b);
 EDDY_EXPORT void eddy_buf_free(eddy_buf_t *b);
 
+/* Unread bytes. Valid (NULL) on a buffer that has no allocation yet: callers
+ * may always pass eddy_buf_data(b), eddy_buf_len(b) on. */
 static inline char *eddy_buf_data(const eddy_buf_t *b)
 {
-    return b->base + b->start;
+    return b->base ? b->base + b->start : NULL; /* NULL + 0 is undefined */
 }
 static inline size_t eddy_buf_len(const eddy_buf_t *b)
 {
     return b->end - b->start;
 }
+/* Where the next byte goes; eddy_buf_space(b) bytes are writable there. */
 static inline char *eddy_buf_tail(const eddy_buf_t *b)
 {
-    return b->base + b->end;
+    return b->base ? b->base + b->end : NULL;
 }
 static inline size_t eddy_buf_space(const eddy_buf_t *b)
 {

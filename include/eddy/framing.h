@@ -12,9 +12,9 @@
  * Modes (Swoole's option names):
  *   raw                everything buffered is one delivery;
  *   open_eof_check     a delivery ends at the LAST package_eof in the buffer
- *                      (it may hold several packets; Swoole checks only the
- *                      tail, eddy finds the last one so a busy stream never
- *                      stalls);
+ *                      that ends within package_max_length (it may hold
+ *                      several packets; Swoole checks only the tail, eddy
+ *                      finds the last one so a busy stream never stalls);
  *   open_eof_split     one packet per package_eof, the EOF included;
  *   open_length_check  a fixed header holds the body length: the field of
  *                      package_length_type sits at package_length_offset and
@@ -42,7 +42,10 @@ typedef enum eddy_frame_mode {
 
 /* A user length function: look at data[0..len) and return the total length
  * of the packet starting there (header included), 0 if more bytes are needed
- * to tell, or a negative error (the connection is then closed). */
+ * to tell, or a negative error (the connection is then closed). len is capped
+ * at package_max_length; once it returns a length it is not called again for
+ * that packet. Its answer must not change as bytes are added (a prefix that
+ * gives a length gives the same length when longer). */
 typedef ssize_t (*eddy_length_fn)(const char *data, size_t len, void *ud);
 
 typedef struct eddy_framing {
@@ -69,12 +72,19 @@ EDDY_EXPORT void eddy_framing_init(eddy_framing_t *f);
 /* Set an option by its Swoole name: open_eof_check, open_eof_split,
  * package_eof, open_length_check, package_length_type,
  * package_length_offset, package_body_offset, package_max_length.
- * Returns 0, -EDDY_EUNKNOWN_OPTION or -EDDY_EOPTION. Booleans accept
- * 1/0/true/false/on/off/yes/no; package_eof accepts C escapes (\r \n \t \0 \xHH). */
+ * Returns 0, -EDDY_EUNKNOWN_OPTION or -EDDY_EOPTION; on error f is unchanged.
+ * Booleans accept 1/0/true/false/on/off/yes/no (any case); turning a mode on
+ * selects it, turning it off returns to raw only if it is the current mode.
+ * package_eof is 1..8 bytes and accepts C escapes (\r \n \t \0 \\ \" \' \xHH);
+ * numbers are plain decimal; package_max_length must be > 0. */
 EDDY_EXPORT int eddy_framing_set(eddy_framing_t *f, const char *key, const char *value);
-/* Check that the options make sense together (e.g. EOF mode with an empty
- * package_eof, a length field that does not fit before the body with its
- * length type). Returns 0 or -EDDY_EOPTION. */
+/* Check that the options make sense together: package_max_length > 0; in EOF
+ * modes a package_eof of 1..8 bytes no longer than package_max_length; in
+ * length mode (without length_fn) a valid type whose field ends within
+ * package_max_length, and package_body_offset <= package_max_length. A body
+ * offset below the end of the length field is allowed: Swoole's "the value
+ * counts the whole packet" convention is package_body_offset = 0.
+ * Returns 0 or -EDDY_EOPTION. */
 EDDY_EXPORT int eddy_framing_validate(const eddy_framing_t *f);
 /* Size in bytes of a length type letter, or 0 if the letter is not valid. */
 EDDY_EXPORT size_t eddy_framing_length_size(char type);
@@ -82,9 +92,15 @@ EDDY_EXPORT size_t eddy_framing_length_size(char type);
 EDDY_EXPORT void eddy_frame_state_reset(eddy_frame_state_t *st);
 /* Look for a whole packet at the start of data[0..len).
  * Returns its length (> 0), 0 if more bytes are needed, or
- * -EDDY_EPACKET_TOO_BIG / -EDDY_EBADLEN (or the length function's error).
+ * -EDDY_EPACKET_TOO_BIG / -EDDY_EBADLEN (or the length function's error), or
+ * -EDDY_EOPTION if f cannot frame at all (bad mode, EOF or length type).
  * After a positive return the caller consumes exactly that many bytes before
- * calling again; the state is reset for the next packet by this function. */
+ * calling again; the state is reset for the next packet by this function.
+ * Raw mode delivers min(len, package_max_length) and never fails. EOF modes
+ * look only at the first package_max_length bytes: no EOF ending there and
+ * len >= package_max_length is -EDDY_EPACKET_TOO_BIG. In length mode a total
+ * shorter than the header is -EDDY_EBADLEN; a user length function returning
+ * 0 with len >= package_max_length is -EDDY_EPACKET_TOO_BIG. */
 EDDY_EXPORT ssize_t eddy_frame_next(const eddy_framing_t *f, eddy_frame_state_t *st,
                                     const char *data, size_t len);
 

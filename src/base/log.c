@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,25 +12,31 @@
 
 #include "eddy/log.h"
 
+/*
+ * The level is read without the lock (the macros test it on every call). The
+ * lock guards fd, path and hook, and is held across the write(2) itself: a
+ * concurrent eddy_log_set_file closes the old fd, and a writer that had read
+ * the fd number unlocked would write to a closed (or by then reused) fd.
+ */
 static struct {
-    eddy_log_level_t level;
+    _Atomic int level;
     int fd;
     char *path;
     eddy_log_hook_fn hook;
     void *hook_ud;
-    pthread_mutex_t lock; /* guards fd/path/hook changes, not writes */
+    pthread_mutex_t lock;
 } logger = {EDDY_LOG_NOTICE, STDERR_FILENO, NULL, NULL, NULL, PTHREAD_MUTEX_INITIALIZER};
 
 static const char *const level_names[] = {"debug", "info", "notice", "warn", "error", "off"};
 
 void eddy_log_set_level(eddy_log_level_t level)
 {
-    logger.level = level;
+    atomic_store_explicit(&logger.level, (int)level, memory_order_relaxed);
 }
 
 eddy_log_level_t eddy_log_get_level(void)
 {
-    return logger.level;
+    return (eddy_log_level_t)atomic_load_explicit(&logger.level, memory_order_relaxed);
 }
 
 int eddy_log_level_parse(const char *s, eddy_log_level_t *out)
@@ -81,8 +88,8 @@ int eddy_log_reopen(void)
         if (fd < 0) {
             rc = fd;
         } else {
-            /* dup2 swaps the file under concurrent writers without a window. */
-            dup2(fd, logger.fd);
+            /* Keep the fd number; dup3 (unlike dup2) keeps it close-on-exec. */
+            if (dup3(fd, logger.fd, O_CLOEXEC) < 0) rc = -errno;
             close(fd);
         }
     }
@@ -100,7 +107,7 @@ void eddy_log_set_hook(eddy_log_hook_fn hook, void *ud)
 
 void eddy_log_vwrite(eddy_log_level_t level, const char *fmt, va_list ap)
 {
-    if (level < logger.level || level >= EDDY_LOG_OFF) return;
+    if ((unsigned)level >= EDDY_LOG_OFF || level < eddy_log_get_level()) return;
     char line[2048];
     struct timeval tv;
     struct tm tm;
@@ -112,15 +119,20 @@ void eddy_log_vwrite(eddy_log_level_t level, const char *fmt, va_list ap)
     int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len > sizeof line - 2) len = sizeof line - 2;
+    pthread_mutex_lock(&logger.lock);
     eddy_log_hook_fn hook = logger.hook;
-    if (hook) {
-        line[len] = '\0';
-        hook(level, line, logger.hook_ud);
-        return;
+    void *hook_ud = logger.hook_ud;
+    if (!hook) {
+        line[len++] = '\n';
+        /* Nowhere left to report a failing log write; retry only EINTR. */
+        while (write(logger.fd, line, len) < 0 && errno == EINTR) {
+        }
     }
-    line[len++] = '\n';
-    ssize_t w = write(logger.fd, line, len);
-    (void)w; /* nowhere left to report a failing log write */
+    pthread_mutex_unlock(&logger.lock);
+    if (hook) { /* outside the lock: the hook may log or change the logger */
+        line[len] = '\0';
+        hook(level, line, hook_ud);
+    }
 }
 
 void eddy_log_write(eddy_log_level_t level, const char *fmt, ...)

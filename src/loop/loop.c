@@ -51,6 +51,7 @@ void eddy_loop_free(eddy_loop_t *loop)
     pthread_mutex_destroy(&loop->post_lock);
     free(loop->io);
     free(loop->defers);
+    free(loop->scratch);
     free(loop);
 }
 
@@ -72,6 +73,18 @@ void eddy_loop_update_time(eddy_loop_t *loop)
 const char *eddy_loop_date(const eddy_loop_t *loop)
 {
     return loop->date;
+}
+
+/* Declared in net/net_internal.h, the only user. */
+char *eddy__loop_scratch(eddy_loop_t *loop, size_t *size);
+
+#define SCRATCH_SIZE (64 * 1024)
+
+char *eddy__loop_scratch(eddy_loop_t *loop, size_t *size)
+{
+    if (!loop->scratch) loop->scratch = malloc(SCRATCH_SIZE);
+    *size = loop->scratch ? SCRATCH_SIZE : 0;
+    return loop->scratch;
 }
 
 void eddy_loop_set_data(eddy_loop_t *loop, void *data)
@@ -147,8 +160,11 @@ int eddy__io_remove_internal(eddy_loop_t *loop, int fd)
 {
     if (fd < 0 || (size_t)fd >= loop->io_cap || !loop->io[fd].used) return -ENOENT;
     loop->io[fd].used = false;
-    /* The fd may already be closed (and gone from the epoll set): not an error. */
-    if (epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 && errno != EBADF && errno != ENOENT)
+    /* The watcher is gone whatever epoll says. The fd may already be closed
+     * (EBADF; the file left the epoll set when it closed: ENOENT) or its
+     * number reused by a file epoll cannot watch at all (EPERM). */
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 && errno != EBADF && errno != ENOENT &&
+        errno != EPERM)
         return -errno;
     return 0;
 }
@@ -172,7 +188,8 @@ int eddy_io_modify(eddy_loop_t *loop, int fd, unsigned events)
 int eddy_io_remove(eddy_loop_t *loop, int fd)
 {
     int rc = eddy__io_remove_internal(loop, fd);
-    if (rc == 0) loop->io_user_count--;
+    /* Any result but -ENOENT means the watcher existed and is now gone. */
+    if (rc != -ENOENT) loop->io_user_count--;
     return rc;
 }
 
@@ -184,7 +201,11 @@ static void dispatch_io(eddy_loop_t *loop, const struct epoll_event *ev)
     io_watcher_t *w = &loop->io[fd];
     /* Removed (or removed and re-added) since epoll_wait returned. */
     if (!w->used || w->gen != gen) return;
-    w->cb(loop, fd, from_epoll(ev->events), w->ud);
+    /* Modified since epoll_wait returned: drop what it no longer asks for
+     * (hangups and errors are always reported, as epoll does). */
+    unsigned events = from_epoll(ev->events);
+    events &= (w->events & (EDDY_READABLE | EDDY_WRITABLE)) | EDDY_HANGUP | EDDY_ERRORED;
+    if (events) w->cb(loop, fd, events, w->ud);
 }
 
 /* ---- defer and post ------------------------------------------------------ */

@@ -88,6 +88,8 @@ struct eddy_loop {
     size_t signal_count;
 
     size_t work_pending;
+
+    char *scratch; /* shared read space for the loop's connections */
 };
 
 void eddy__loop_post_node(eddy_loop_t *loop, post_node_t *node);

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "loop_internal.h"
@@ -72,6 +73,12 @@ int eddy_signal_stop(eddy_loop_t *loop, int signo)
         sigset_t one;
         sigemptyset(&one);
         sigaddset(&one, signo);
+        /* Instances that arrived while watched but were not read yet were
+         * meant for the watcher: discard them, or unblocking would hand them
+         * to the default action (for most signals: kill the process). */
+        const struct timespec zero = {0, 0};
+        while (sigtimedwait(&one, NULL, &zero) == signo) {
+        }
         pthread_sigmask(SIG_UNBLOCK, &one, NULL);
     }
     return 0;

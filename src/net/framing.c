@@ -1,0 +1,383 @@
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "eddy/error.h"
+#include "eddy/framing.h"
+
+/* ---- options ------------------------------------------------------------ */
+
+void eddy_framing_init(eddy_framing_t *f)
+{
+    memset(f, 0, sizeof *f);
+    f->mode = EDDY_FRAME_RAW;
+    f->package_length_type = 'N';
+    f->package_max_length = EDDY_PACKAGE_MAX_LENGTH;
+}
+
+size_t eddy_framing_length_size(char type)
+{
+    switch (type) {
+    case 'c':
+    case 'C': return 1;
+    case 's':
+    case 'S':
+    case 'n':
+    case 'v': return 2;
+    case 'l':
+    case 'L':
+    case 'N':
+    case 'V': return 4;
+    case 'q':
+    case 'Q': return 8;
+    default: return 0;
+    }
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"1", "true", "on", "yes"};
+    static const char *const no[] = {"0", "false", "off", "no"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -EDDY_EOPTION;
+}
+
+/* Plain decimal only: strtoull would accept signs, spaces and hex. */
+static int parse_size(const char *s, size_t *out)
+{
+    size_t v = 0;
+    if (*s == '\0') return -EDDY_EOPTION;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return -EDDY_EOPTION;
+        size_t d = (size_t)(*s - '0');
+        if (v > (SIZE_MAX - d) / 10) return -EDDY_EOPTION;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes one escape after a backslash; *s points past the backslash and is
+ * advanced past the escape. */
+static int parse_escape(const char **s, char *out)
+{
+    char c = *(*s)++;
+    switch (c) {
+    case 'r': *out = '\r'; return 0;
+    case 'n': *out = '\n'; return 0;
+    case 't': *out = '\t'; return 0;
+    case '0': *out = '\0'; return 0;
+    case '\\':
+    case '"':
+    case '\'': *out = c; return 0;
+    case 'x': {
+        int hi = hex_digit(**s);
+        if (hi < 0) return -EDDY_EOPTION;
+        (*s)++;
+        int lo = hex_digit(**s);
+        if (lo < 0) {
+            *out = (char)hi;
+            return 0;
+        }
+        (*s)++;
+        *out = (char)(hi * 16 + lo);
+        return 0;
+    }
+    default: return -EDDY_EOPTION;
+    }
+}
+
+/* Decodes into a copy so a bad value leaves the framing unchanged. */
+static int set_eof(eddy_framing_t *f, const char *s)
+{
+    char eof[EDDY_PACKAGE_EOF_MAX];
+    size_t n = 0;
+    while (*s) {
+        char c = *s++;
+        if (n == EDDY_PACKAGE_EOF_MAX) return -EDDY_EOPTION;
+        if (c == '\\' && parse_escape(&s, &c) < 0) return -EDDY_EOPTION;
+        eof[n++] = c;
+    }
+    if (n == 0) return -EDDY_EOPTION;
+    memcpy(f->package_eof, eof, n);
+    f->package_eof_len = n;
+    return 0;
+}
+
+/* Switching a mode off only matters when it is the current one, so
+ * "open_eof_check=0" never cancels open_length_check set earlier. */
+static int set_mode(eddy_framing_t *f, eddy_frame_mode_t mode, const char *value)
+{
+    bool on;
+    if (parse_bool(value, &on) < 0) return -EDDY_EOPTION;
+    if (on)
+        f->mode = mode;
+    else if (f->mode == mode)
+        f->mode = EDDY_FRAME_RAW;
+    return 0;
+}
+
+int eddy_framing_set(eddy_framing_t *f, const char *key, const char *value)
+{
+    if (!key) return -EDDY_EUNKNOWN_OPTION;
+    if (!value) return -EDDY_EOPTION;
+    if (strcmp(key, "open_eof_check") == 0) return set_mode(f, EDDY_FRAME_EOF_CHECK, value);
+    if (strcmp(key, "open_eof_split") == 0) return set_mode(f, EDDY_FRAME_EOF_SPLIT, value);
+    if (strcmp(key, "open_length_check") == 0) return set_mode(f, EDDY_FRAME_LENGTH, value);
+    if (strcmp(key, "package_eof") == 0) return set_eof(f, value);
+    if (strcmp(key, "package_length_type") == 0) {
+        if (value[0] == '\0' || value[1] != '\0' || !eddy_framing_length_size(value[0]))
+            return -EDDY_EOPTION;
+        f->package_length_type = value[0];
+        return 0;
+    }
+    if (strcmp(key, "package_length_offset") == 0)
+        return parse_size(value, &f->package_length_offset);
+    if (strcmp(key, "package_body_offset") == 0) return parse_size(value, &f->package_body_offset);
+    if (strcmp(key, "package_max_length") == 0) {
+        size_t v;
+        if (parse_size(value, &v) < 0 || v == 0) return -EDDY_EOPTION;
+        f->package_max_length = v;
+        return 0;
+    }
+    return -EDDY_EUNKNOWN_OPTION;
+}
+
+/* The header must fit in a packet; the body offset may be smaller than the
+ * header end, because Swoole's "length counts the whole packet" convention
+ * is package_body_offset = 0. */
+static int validate_length(const eddy_framing_t *f)
+{
+    if (f->length_fn) return 0;
+    size_t size = eddy_framing_length_size(f->package_length_type);
+    if (size == 0 || size > f->package_max_length) return -EDDY_EOPTION;
+    if (f->package_length_offset > f->package_max_length - size) return -EDDY_EOPTION;
+    if (f->package_body_offset > f->package_max_length) return -EDDY_EOPTION;
+    return 0;
+}
+
+int eddy_framing_validate(const eddy_framing_t *f)
+{
+    if (f->package_max_length == 0) return -EDDY_EOPTION;
+    switch (f->mode) {
+    case EDDY_FRAME_RAW: return 0;
+    case EDDY_FRAME_EOF_CHECK:
+    case EDDY_FRAME_EOF_SPLIT:
+        if (f->package_eof_len == 0 || f->package_eof_len > EDDY_PACKAGE_EOF_MAX)
+            return -EDDY_EOPTION;
+        if (f->package_eof_len > f->package_max_length) return -EDDY_EOPTION;
+        return 0;
+    case EDDY_FRAME_LENGTH: return validate_length(f);
+    }
+    return -EDDY_EOPTION;
+}
+
+/* ---- framing ------------------------------------------------------------ */
+
+void eddy_frame_state_reset(eddy_frame_state_t *st)
+{
+    st->scanned = 0;
+    st->expected = 0;
+}
+
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* The limit as used: a packet length must also fit the ssize_t result. */
+static size_t max_length(const eddy_framing_t *f)
+{
+    return min_size(f->package_max_length, SSIZE_MAX);
+}
+
+/* Where to resume the EOF search: an EOF that straddles the end of the bytes
+ * already searched starts at most eof_len - 1 bytes before it. */
+static size_t scan_start(const eddy_frame_state_t *st, size_t len, size_t eof_len)
+{
+    size_t scanned = st->scanned <= len ? st->scanned : 0;
+    return scanned >= eof_len ? scanned - (eof_len - 1) : 0;
+}
+
+/* End of the first EOF lying wholly inside data[from..end), or 0. */
+static size_t eof_first(const char *data, size_t from, size_t end, const char *eof, size_t n)
+{
+    if (end - from < n) return 0;
+    const char *p = memmem(data + from, end - from, eof, n);
+    return p ? (size_t)(p - data) + n : 0;
+}
+
+/* End of the last EOF lying wholly inside data[from..end), or 0. Searching
+ * backwards from the end finds it without visiting earlier packets. */
+static size_t eof_last(const char *data, size_t from, size_t end, const char *eof, size_t n)
+{
+    if (end - from < n) return 0;
+    size_t span = end - n + 1 - from; /* candidate start positions */
+    while (span > 0) {
+        const char *p = memrchr(data + from, eof[0], span);
+        if (!p) return 0;
+        if (memcmp(p, eof, n) == 0) return (size_t)(p - data) + n;
+        span = (size_t)(p - (data + from));
+    }
+    return 0;
+}
+
+/* Both EOF modes look only at the first package_max_length bytes: a delivery
+ * that ends beyond them would be too big, so bytes past the limit are never
+ * scanned and a flood costs at most package_max_length per call. */
+static ssize_t next_eof(const eddy_framing_t *f, eddy_frame_state_t *st, const char *data,
+                        size_t len)
+{
+    size_t n = f->package_eof_len;
+    if (n == 0 || n > EDDY_PACKAGE_EOF_MAX) return -EDDY_EOPTION;
+    size_t max = max_length(f);
+    size_t end = min_size(len, max);
+    size_t from = scan_start(st, end, n);
+    size_t found = f->mode == EDDY_FRAME_EOF_SPLIT ? eof_first(data, from, end, f->package_eof, n)
+                                                   : eof_last(data, from, end, f->package_eof, n);
+    if (found) {
+        eddy_frame_state_reset(st);
+        return (ssize_t)found;
+    }
+    if (len >= max) return -EDDY_EPACKET_TOO_BIG;
+    st->scanned = end;
+    return 0;
+}
+
+static uint16_t load16(const char *p)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static uint32_t load32(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static uint64_t load64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Byte-order letters (n N v V) are assembled byte by byte, so they read the
+ * same on any host; the others are host order, as in PHP's pack(). */
+static int read_length(char type, const char *p, uint64_t *out)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    int64_t s;
+    switch (type) {
+    case 'C': *out = u[0]; return 0;
+    case 'S': *out = load16(p); return 0;
+    case 'L': *out = load32(p); return 0;
+    case 'Q': *out = load64(p); return 0;
+    case 'n': *out = (uint64_t)u[0] << 8 | u[1]; return 0;
+    case 'v': *out = (uint64_t)u[1] << 8 | u[0]; return 0;
+    case 'N':
+        *out = (uint64_t)u[0] << 24 | (uint64_t)u[1] << 16 | (uint64_t)u[2] << 8 | u[3];
+        return 0;
+    case 'V':
+        *out = (uint64_t)u[3] << 24 | (uint64_t)u[2] << 16 | (uint64_t)u[1] << 8 | u[0];
+        return 0;
+    case 'c': s = (int8_t)u[0]; break;
+    case 's': s = (int16_t)load16(p); break;
+    case 'l': s = (int32_t)load32(p); break;
+    case 'q': s = (int64_t)load64(p); break;
+    default: return -EDDY_EOPTION;
+    }
+    if (s < 0) return -EDDY_EBADLEN;
+    *out = (uint64_t)s;
+    return 0;
+}
+
+/* Total packet length from the header, once data holds all of it; 0 when
+ * more bytes are needed. */
+static ssize_t header_length(const eddy_framing_t *f, const char *data, size_t len)
+{
+    size_t size = eddy_framing_length_size(f->package_length_type);
+    size_t max = max_length(f);
+    if (size == 0) return -EDDY_EOPTION;
+    /* Every packet holds its own header, so one that cannot fit is too big
+     * before a single byte of it is read. */
+    if (size > max || f->package_length_offset > max - size) return -EDDY_EPACKET_TOO_BIG;
+    size_t header = f->package_length_offset + size;
+    if (len < header) return 0;
+    uint64_t value;
+    int rc = read_length(f->package_length_type, data + f->package_length_offset, &value);
+    if (rc < 0) return rc;
+    if (value > SIZE_MAX - f->package_body_offset) return -EDDY_EBADLEN;
+    size_t total = f->package_body_offset + (size_t)value;
+    /* A packet that ends inside its own header can never be consumed. */
+    if (total < header) return -EDDY_EBADLEN;
+    if (total > max) return -EDDY_EPACKET_TOO_BIG;
+    return (ssize_t)total;
+}
+
+/* The function sees at most package_max_length bytes, so its answer cannot
+ * depend on how much arrived beyond them; one that still cannot tell then
+ * describes a packet longer than that. */
+static ssize_t user_length(const eddy_framing_t *f, const char *data, size_t len)
+{
+    size_t max = max_length(f);
+    ssize_t total = f->length_fn(data, min_size(len, max), f->length_ud);
+    if (total < 0) return total;
+    if (total == 0) return len >= max ? -EDDY_EPACKET_TOO_BIG : 0;
+    if ((size_t)total > max) return -EDDY_EPACKET_TOO_BIG;
+    return total;
+}
+
+/* Once the total is known, later calls only compare it with len, so neither
+ * the header nor a costly length function is looked at again. */
+static ssize_t next_length(const eddy_framing_t *f, eddy_frame_state_t *st, const char *data,
+                           size_t len)
+{
+    if (st->expected == 0) {
+        ssize_t total = f->length_fn ? user_length(f, data, len) : header_length(f, data, len);
+        if (total <= 0) return total;
+        st->expected = (size_t)total;
+    }
+    if (len < st->expected) return 0;
+    size_t total = st->expected;
+    eddy_frame_state_reset(st);
+    return (ssize_t)total;
+}
+
+ssize_t eddy_frame_next(const eddy_framing_t *f, eddy_frame_state_t *st, const char *data,
+                        size_t len)
+{
+    if (len == 0) return 0;
+    switch (f->mode) {
+    case EDDY_FRAME_RAW:
+        /* Raw bytes have no boundaries to violate; the limit only caps each delivery. */
+        if (f->package_max_length == 0) return -EDDY_EOPTION;
+        return (ssize_t)min_size(len, max_length(f));
+    case EDDY_FRAME_EOF_CHECK:
+    case EDDY_FRAME_EOF_SPLIT: return next_eof(f, st, data, len);
+    case EDDY_FRAME_LENGTH: return next_length(f, st, data, len);
+    }
+    return -EDDY_EOPTION;
+}

@@ -1,0 +1,110 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "eddy/error.h"
+#include "eddy/options.h"
+
+void eddy_port_options_init(eddy_port_options_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->backlog = 511;
+    o->tcp_nodelay = true;
+    eddy_framing_init(&o->framing);
+    o->socket_buffer_size = EDDY_SOCKET_BUFFER_SIZE;
+    o->linger_timeout = 3000;
+    o->linger_max_bytes = 1024 * 1024;
+    o->close_flush_timeout = 10000;
+    o->connect_timeout = 10000;
+}
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!s || *s == '-') return -EDDY_EOPTION;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v > max) return -EDDY_EOPTION;
+    *out = v;
+    return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"1", "true", "on", "yes"};
+    static const char *const no[] = {"0", "false", "off", "no"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) return *out = true, 0;
+        if (strcasecmp(s, no[i]) == 0) return *out = false, 0;
+    }
+    return -EDDY_EOPTION;
+}
+
+typedef enum { OPT_BOOL, OPT_INT, OPT_SIZE, OPT_U64 } opt_type_t;
+
+typedef struct {
+    const char *key;
+    opt_type_t type;
+    size_t offset;
+    uint64_t max;
+} opt_desc_t;
+
+#define OPT(key, type, field, max) {key, type, offsetof(eddy_port_options_t, field), max}
+
+static const opt_desc_t options[] = {
+    OPT("backlog", OPT_INT, backlog, 65535),
+    OPT("enable_reuse_port", OPT_BOOL, reuse_port, 1),
+    OPT("tcp_defer_accept", OPT_INT, tcp_defer_accept, 3600),
+    OPT("tcp_fastopen", OPT_INT, tcp_fastopen, 65535),
+    OPT("ipv6_only", OPT_BOOL, ipv6_only, 1),
+    OPT("max_connection", OPT_SIZE, max_connection, 100000000),
+    OPT("open_tcp_nodelay", OPT_BOOL, tcp_nodelay, 1),
+    OPT("open_tcp_keepalive", OPT_BOOL, tcp_keepalive, 1),
+    OPT("tcp_keepidle", OPT_INT, tcp_keepidle, 86400),
+    OPT("tcp_keepinterval", OPT_INT, tcp_keepinterval, 86400),
+    OPT("tcp_keepcount", OPT_INT, tcp_keepcount, 1000),
+    OPT("socket_buffer_size", OPT_SIZE, socket_buffer_size, (uint64_t)1 << 40),
+    OPT("buffer_high_watermark", OPT_SIZE, buffer_high_watermark, (uint64_t)1 << 40),
+    OPT("buffer_low_watermark", OPT_SIZE, buffer_low_watermark, (uint64_t)1 << 40),
+    OPT("heartbeat_idle_time", OPT_U64, heartbeat_idle_time, 86400 * 365),
+    OPT("heartbeat_check_interval", OPT_U64, heartbeat_check_interval, 86400 * 365),
+    OPT("linger_timeout", OPT_U64, linger_timeout, 3600000),
+    OPT("linger_max_bytes", OPT_SIZE, linger_max_bytes, (uint64_t)1 << 40),
+    OPT("close_flush_timeout", OPT_U64, close_flush_timeout, 3600000),
+    OPT("half_close", OPT_BOOL, half_close, 1),
+    OPT("connect_timeout", OPT_U64, connect_timeout, 3600000),
+};
+
+static int set_field(eddy_port_options_t *o, const opt_desc_t *d, const char *value)
+{
+    char *field = (char *)o + d->offset;
+    if (d->type == OPT_BOOL) return parse_bool(value, (bool *)field);
+    uint64_t v;
+    int rc = parse_u64(value, d->max, &v);
+    if (rc < 0) return rc;
+    switch (d->type) {
+    case OPT_INT: *(int *)field = (int)v; break;
+    case OPT_SIZE: *(size_t *)field = (size_t)v; break;
+    default: *(uint64_t *)field = v; break;
+    }
+    return 0;
+}
+
+int eddy_port_options_set(eddy_port_options_t *o, const char *key, const char *value)
+{
+    if (!key || !value) return -EDDY_EOPTION;
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+        if (strcmp(key, options[i].key) == 0) return set_field(o, &options[i], value);
+    return eddy_framing_set(&o->framing, key, value);
+}
+
+int eddy_port_options_validate(const eddy_port_options_t *o)
+{
+    if (o->socket_buffer_size == 0) return -EDDY_EOPTION;
+    if (o->buffer_high_watermark > o->socket_buffer_size) return -EDDY_EOPTION;
+    size_t high = o->buffer_high_watermark ? o->buffer_high_watermark : o->socket_buffer_size / 4 * 3;
+    if (o->buffer_low_watermark > high) return -EDDY_EOPTION;
+    if (o->backlog <= 0) return -EDDY_EOPTION;
+    return eddy_framing_validate(&o->framing);
+}
