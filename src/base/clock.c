@@ -1,4 +1,4 @@
-#include <stdio.h>
+#include <string.h>
 
 #include "eddy/clock.h"
 
@@ -14,6 +14,13 @@ uint64_t eddy_clock_ms(void)
     return eddy_clock_ns() / 1000000u;
 }
 
+static char *put2(char *p, int v)
+{
+    p[0] = (char)('0' + v / 10 % 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
 void eddy_http_date(time_t t, char out[EDDY_HTTP_DATE_LEN + 1])
 {
     /* Fixed English names: strftime would follow the locale. */
@@ -22,6 +29,24 @@ void eddy_http_date(time_t t, char out[EDDY_HTTP_DATE_LEN + 1])
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     struct tm tm;
     gmtime_r(&t, &tm);
-    snprintf(out, EDDY_HTTP_DATE_LEN + 1, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
-             tm.tm_mday, months[tm.tm_mon], (tm.tm_year + 1900) % 10000, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    int year = (tm.tm_year + 1900) % 10000;
+    char *p = out;
+    memcpy(p, days[tm.tm_wday], 3);
+    p += 3;
+    *p++ = ',';
+    *p++ = ' ';
+    p = put2(p, tm.tm_mday);
+    *p++ = ' ';
+    memcpy(p, months[tm.tm_mon], 3);
+    p += 3;
+    *p++ = ' ';
+    p = put2(p, year / 100);
+    p = put2(p, year % 100);
+    *p++ = ' ';
+    p = put2(p, tm.tm_hour);
+    *p++ = ':';
+    p = put2(p, tm.tm_min);
+    *p++ = ':';
+    p = put2(p, tm.tm_sec);
+    memcpy(p, " GMT", 5);
 }

@@ -135,6 +135,8 @@ void eddy__conn_connected(eddy_conn_t *c)
         return;
     }
     schedule_flush(c);
+    /* Input may have come with the edge that reported the connection. */
+    c->readable = true;
     schedule_read(c);
 }
 
