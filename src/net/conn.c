@@ -426,6 +426,10 @@ static void conn_read(eddy_conn_t *c)
         if (n > 0) {
             c->bytes_in += (uint64_t)n;
             c->group->stats.bytes_in += (uint64_t)n;
+            /* A short read drained the socket: with edge triggering, any later
+             * arrival raises a new event, so the EAGAIN read can be skipped —
+             * unless a FIN is already pending, which raises none. */
+            if ((size_t)n < room && !c->hangup) c->readable = false;
             take_input(c, buf, (size_t)n, scratch);
         } else if (n == 0) {
             peer_eof(c);
@@ -605,6 +609,7 @@ void eddy__conn_io_cb(eddy_loop_t *loop, int fd, unsigned events, void *ud)
         if (events & (EDDY_WRITABLE | EDDY_ERRORED | EDDY_HANGUP)) connect_result(c);
         return;
     }
+    if (events & (EDDY_HANGUP | EDDY_ERRORED)) c->hangup = true;
     if (events & (EDDY_READABLE | EDDY_HANGUP | EDDY_ERRORED)) {
         c->readable = true;
         conn_read(c);

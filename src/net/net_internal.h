@@ -47,6 +47,7 @@ struct eddy_conn {
 
     bool announced;       /* on_connect ran (or a client): on_close is owed */
     bool readable;        /* edge-triggered: input may be waiting */
+    bool hangup;          /* the peer's FIN or an error was reported */
     bool write_blocked;   /* EAGAIN on write: waiting for EPOLLOUT */
     bool flush_scheduled; /* a deferred flush is queued */
     bool read_scheduled;  /* a deferred read is queued */

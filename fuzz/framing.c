@@ -1,0 +1,395 @@
+/*
+ * Fuzz target for eddy_frame_next: the same stream fed whole and fed in
+ * pieces must give the same packets, every answer must match a naive
+ * reference framer, and no call may read outside the bytes it was given.
+ *
+ * Input layout (the stream is whatever follows the header):
+ *   [0]      mode: raw, eof_check, eof_split, length, length function
+ *   [1]      package_eof length - 1 (low 3 bits), then that many EOF bytes
+ *   [+0]     package_length_type (index into "cCsSnNvVlLqQ")
+ *   [+1]     package_length_offset (0..7)
+ *   [+2]     package_body_offset (0..23)
+ *   [+3,+4]  package_max_length - 1 (little-endian, mod 2048)
+ *   [+5]     piece pattern length - 1 (low 3 bits), then the pattern: each
+ *            byte is the size of the next arriving piece, 0 meaning all the rest
+ * The whole input also goes through eddy_framing_set as one option's value.
+ */
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eddy/error.h"
+#include "eddy/framing.h"
+
+#if defined(__has_include)
+#if __has_include(<sanitizer/asan_interface.h>)
+#include <sanitizer/asan_interface.h>
+#endif
+#endif
+#ifndef ASAN_POISON_MEMORY_REGION
+#define ASAN_POISON_MEMORY_REGION(p, n)   ((void)(p), (void)(n))
+#define ASAN_UNPOISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#endif
+
+#define ASSERT(c)                                                                                  \
+    do {                                                                                           \
+        if (!(c)) abort();                                                                         \
+    } while (0)
+
+static const char letters[] = "cCsSnNvVlLqQ";
+
+typedef struct input {
+    const uint8_t *p;
+    size_t n;
+} input_t;
+
+static bool take(input_t *in, size_t n, const uint8_t **out)
+{
+    if (in->n < n) return false;
+    *out = in->p;
+    in->p += n;
+    in->n -= n;
+    return true;
+}
+
+/* Total = varint header + its value; malformed after 5 bytes. Reads only
+ * data[0..len), and a longer prefix never changes the answer. */
+static ssize_t varint_len(const char *data, size_t len, void *ud)
+{
+    (void)ud;
+    size_t v = 0;
+    for (size_t i = 0; i < len && i < 5; i++) {
+        unsigned char c = (unsigned char)data[i];
+        v |= (size_t)(c & 0x7f) << (7 * i);
+        if (!(c & 0x80)) return (ssize_t)(i + 1 + v);
+    }
+    return len >= 5 ? -EDDY_EBADLEN : 0;
+}
+
+/* ---- reference framer: obviously right, quadratic, stateless ----------------- */
+
+static size_t lim(const eddy_framing_t *f)
+{
+    return f->package_max_length < (size_t)SSIZE_MAX ? f->package_max_length : (size_t)SSIZE_MAX;
+}
+
+static bool eof_at(const eddy_framing_t *f, const char *d, size_t i)
+{
+    return memcmp(d + i, f->package_eof, f->package_eof_len) == 0;
+}
+
+static ssize_t ref_eof(const eddy_framing_t *f, const char *d, size_t len)
+{
+    size_t k = f->package_eof_len, end = len < lim(f) ? len : lim(f), hit = 0;
+    for (size_t i = 0; i + k <= end; i++) {
+        if (!eof_at(f, d, i)) continue;
+        hit = i + k;
+        if (f->mode == EDDY_FRAME_EOF_SPLIT) break;
+    }
+    if (hit) return (ssize_t)hit;
+    return len >= lim(f) ? -EDDY_EPACKET_TOO_BIG : 0;
+}
+
+static ssize_t ref_header(const eddy_framing_t *f, const char *d, size_t len)
+{
+    size_t size = eddy_framing_length_size(f->package_length_type), max = lim(f);
+    size_t off = f->package_length_offset;
+    if (size > max || off > max - size) return -EDDY_EPACKET_TOO_BIG;
+    if (len < off + size) return 0;
+    const char *p = d + off;
+    const unsigned char *u = (const unsigned char *)p;
+    int8_t i8;
+    int16_t i16;
+    uint16_t u16;
+    int32_t i32;
+    uint32_t u32;
+    int64_t i64;
+    uint64_t v;
+    switch (f->package_length_type) {
+    case 'c':
+        memcpy(&i8, p, 1);
+        v = (uint64_t)i8;
+        if (i8 < 0) return -EDDY_EBADLEN;
+        break;
+    case 'C': v = u[0]; break;
+    case 's':
+        memcpy(&i16, p, 2);
+        v = (uint64_t)i16;
+        if (i16 < 0) return -EDDY_EBADLEN;
+        break;
+    case 'S':
+        memcpy(&u16, p, 2);
+        v = u16;
+        break;
+    case 'n': v = u[0] * 256u + u[1]; break;
+    case 'v': v = u[1] * 256u + u[0]; break;
+    case 'N': v = ((u[0] * 256u + u[1]) * 256u + u[2]) * 256ull + u[3]; break;
+    case 'V': v = ((u[3] * 256u + u[2]) * 256u + u[1]) * 256ull + u[0]; break;
+    case 'l':
+        memcpy(&i32, p, 4);
+        v = (uint64_t)i32;
+        if (i32 < 0) return -EDDY_EBADLEN;
+        break;
+    case 'L':
+        memcpy(&u32, p, 4);
+        v = u32;
+        break;
+    case 'q':
+        memcpy(&i64, p, 8);
+        v = (uint64_t)i64;
+        if (i64 < 0) return -EDDY_EBADLEN;
+        break;
+    case 'Q': memcpy(&v, p, 8); break;
+    default: return -EDDY_EOPTION;
+    }
+    if (v > SIZE_MAX - f->package_body_offset) return -EDDY_EBADLEN;
+    size_t total = f->package_body_offset + (size_t)v;
+    if (total < off + size) return -EDDY_EBADLEN;
+    if (total > max) return -EDDY_EPACKET_TOO_BIG;
+    return len < total ? 0 : (ssize_t)total;
+}
+
+static ssize_t ref_next(const eddy_framing_t *f, const char *d, size_t len)
+{
+    if (len == 0) return 0;
+    switch (f->mode) {
+    case EDDY_FRAME_RAW: return (ssize_t)(len < lim(f) ? len : lim(f));
+    case EDDY_FRAME_EOF_CHECK:
+    case EDDY_FRAME_EOF_SPLIT: return ref_eof(f, d, len);
+    case EDDY_FRAME_LENGTH:
+        if (f->length_fn) {
+            ssize_t t = varint_len(d, len < lim(f) ? len : lim(f), NULL);
+            if (t < 0) return t;
+            if (t == 0) return len >= lim(f) ? -EDDY_EPACKET_TOO_BIG : 0;
+            if ((size_t)t > lim(f)) return -EDDY_EPACKET_TOO_BIG;
+            return len < (size_t)t ? 0 : t;
+        }
+        return ref_header(f, d, len);
+    }
+    return -EDDY_EOPTION;
+}
+
+/* ---- the two ways of feeding ---------------------------------------------------- */
+
+typedef struct trace {
+    size_t *end; /* stream offset where each delivery ends */
+    size_t n;
+    size_t consumed;
+    ssize_t status; /* 0: the rest is pending */
+} trace_t;
+
+/* After every answer the state must be one a later call can trust. */
+static void check_answer(const eddy_frame_state_t *st, ssize_t r, size_t len)
+{
+    if (r > 0) {
+        ASSERT((size_t)r <= len);
+        ASSERT(st->scanned == 0 && st->expected == 0);
+    } else if (r == 0) {
+        ASSERT(st->scanned <= len);
+        ASSERT(st->expected == 0 || st->expected > len);
+    }
+}
+
+/* The whole stream at once, in an allocation of exactly its size; every
+ * answer is also compared with the reference on a fresh state. */
+static void feed_whole(const eddy_framing_t *f, const char *s, size_t len, trace_t *t)
+{
+    eddy_frame_state_t st;
+    eddy_frame_state_reset(&st);
+    for (;;) {
+        const char *d = s + t->consumed;
+        size_t left = len - t->consumed;
+        ssize_t r = eddy_frame_next(f, &st, d, left);
+        check_answer(&st, r, left);
+        ASSERT(r == ref_next(f, d, left));
+        if (r <= 0) {
+            t->status = r;
+            return;
+        }
+        t->consumed += (size_t)r;
+        t->end[t->n++] = t->consumed;
+    }
+}
+
+/* Pieces arrive as the pattern says; the framer sees only the bytes that have
+ * arrived and not been consumed, everything else is poisoned for ASan. */
+static void feed_pieces(const eddy_framing_t *f, const char *s, size_t len, const uint8_t *pat,
+                        size_t npat, trace_t *t)
+{
+    char *buf = malloc(len ? len : 1);
+    ASSERT(buf);
+    memcpy(buf, s, len);
+    ASAN_POISON_MEMORY_REGION(buf, len);
+    eddy_frame_state_t st;
+    eddy_frame_state_reset(&st);
+    size_t avail = 0;
+    for (size_t i = 0; avail < len && t->status == 0; i++) {
+        size_t n = pat[i % npat] ? pat[i % npat] : len - avail;
+        if (n > len - avail) n = len - avail;
+        ASAN_UNPOISON_MEMORY_REGION(buf + avail, n);
+        avail += n;
+        for (;;) {
+            size_t left = avail - t->consumed;
+            ssize_t r = eddy_frame_next(f, &st, buf + t->consumed, left);
+            check_answer(&st, r, left);
+            if (r < 0) t->status = r;
+            if (r <= 0) break;
+            ASAN_POISON_MEMORY_REGION(buf + t->consumed, (size_t)r);
+            t->consumed += (size_t)r;
+            t->end[t->n++] = t->consumed;
+        }
+    }
+    ASAN_UNPOISON_MEMORY_REGION(buf, len);
+    free(buf);
+}
+
+static void check_same(const trace_t *a, const trace_t *b)
+{
+    ASSERT(a->n == b->n && a->consumed == b->consumed && a->status == b->status);
+    ASSERT(a->n == 0 || memcmp(a->end, b->end, a->n * sizeof *a->end) == 0);
+}
+
+/* No proper prefix of the EOF is also its suffix, so occurrences never
+ * overlap and EOF ends are the same wherever a delivery starts. */
+static bool borderless(const eddy_framing_t *f)
+{
+    size_t k = f->package_eof_len;
+    for (size_t j = 1; j < k; j++)
+        if (memcmp(f->package_eof, f->package_eof + k - j, j) == 0) return false;
+    return true;
+}
+
+/* Deliveries that depend on how bytes arrive (raw, eof_check) still hold
+ * whole packets, in order, within the limit. */
+static void check_deliveries(const eddy_framing_t *f, const char *s, const trace_t *t)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        size_t n = t->end[i] - start;
+        ASSERT(n >= 1 && n <= lim(f));
+        if (f->mode == EDDY_FRAME_EOF_CHECK) {
+            ASSERT(n >= f->package_eof_len);
+            ASSERT(eof_at(f, s, t->end[i] - f->package_eof_len));
+        }
+        start = t->end[i];
+    }
+}
+
+static bool is_end(const trace_t *t, size_t pos)
+{
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->end[mid] < pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < t->n && t->end[lo] == pos;
+}
+
+static void compare(const eddy_framing_t *f, const char *s, size_t len, const trace_t *whole,
+                    const trace_t *piece)
+{
+    if (f->mode == EDDY_FRAME_EOF_SPLIT || f->mode == EDDY_FRAME_LENGTH) {
+        check_same(whole, piece);
+        return;
+    }
+    check_deliveries(f, s, whole);
+    check_deliveries(f, s, piece);
+    if (f->mode == EDDY_FRAME_RAW) {
+        ASSERT(whole->consumed == len && piece->consumed == len);
+        ASSERT(whole->status == 0 && piece->status == 0);
+        return;
+    }
+    if (f->mode != EDDY_FRAME_EOF_CHECK || !borderless(f)) return;
+    /* eof_check merges runs of eof_split packets: same end, same error,
+     * and every delivery ends where a split packet ends. */
+    eddy_framing_t split = *f;
+    split.mode = EDDY_FRAME_EOF_SPLIT;
+    trace_t st = {malloc((len + 1) * sizeof(size_t)), 0, 0, 0};
+    ASSERT(st.end);
+    feed_whole(&split, s, len, &st);
+    ASSERT(whole->consumed == piece->consumed && whole->status == piece->status);
+    ASSERT(whole->consumed == st.consumed && whole->status == st.status);
+    for (size_t i = 0; i < piece->n; i++)
+        ASSERT(is_end(&st, piece->end[i]));
+    for (size_t i = 0; i < whole->n; i++)
+        ASSERT(is_end(&st, whole->end[i]));
+    free(st.end);
+}
+
+/* ---- options ---------------------------------------------------------------------- */
+
+static void fuzz_set(uint8_t which, const uint8_t *data, size_t size)
+{
+    static const char *const keys[] = {
+        "open_eof_check",      "open_eof_split",      "package_eof",
+        "open_length_check",   "package_length_type", "package_length_offset",
+        "package_body_offset", "package_max_length",  "no_such_option",
+    };
+    const char *key = keys[which % (sizeof keys / sizeof keys[0])];
+    char *value = malloc(size + 1);
+    ASSERT(value);
+    memcpy(value, data, size);
+    value[size] = '\0';
+    eddy_framing_t f, before;
+    eddy_framing_init(&f);
+    before = f;
+    int rc = eddy_framing_set(&f, key, value);
+    ASSERT(rc == 0 || rc == -EDDY_EOPTION || rc == -EDDY_EUNKNOWN_OPTION);
+    if (rc != 0) ASSERT(memcmp(&f, &before, sizeof f) == 0);
+    if (rc == 0 && strcmp(key, "package_eof") == 0)
+        ASSERT(f.package_eof_len >= 1 && f.package_eof_len <= EDDY_PACKAGE_EOF_MAX);
+    (void)eddy_framing_validate(&f);
+    free(value);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    input_t in = {data, size};
+    const uint8_t *h, *eof, *opt, *pat;
+    if (!take(&in, 2, &h)) return 0;
+    fuzz_set(h[0] >> 3, data, size);
+    size_t eof_len = 1 + (h[1] & 7);
+    if (!take(&in, eof_len, &eof) || !take(&in, 6, &opt)) return 0;
+    size_t npat = 1 + (opt[5] & 7);
+    if (!take(&in, npat, &pat)) return 0;
+
+    eddy_framing_t f;
+    eddy_framing_init(&f);
+    switch (h[0] % 5) {
+    case 0: f.mode = EDDY_FRAME_RAW; break;
+    case 1: f.mode = EDDY_FRAME_EOF_CHECK; break;
+    case 2: f.mode = EDDY_FRAME_EOF_SPLIT; break;
+    default: f.mode = EDDY_FRAME_LENGTH; break;
+    }
+    if (h[0] % 5 == 4) f.length_fn = varint_len;
+    memcpy(f.package_eof, eof, eof_len);
+    f.package_eof_len = eof_len;
+    f.package_length_type = letters[opt[0] % 12];
+    f.package_length_offset = opt[1] % 8;
+    f.package_body_offset = opt[2] % 24;
+    f.package_max_length = 1 + (opt[3] | (size_t)opt[4] << 8) % 2048;
+    (void)eddy_framing_validate(&f);
+
+    /* An exact-size copy: one byte too far is an ASan report. */
+    size_t len = in.n;
+    char *s = malloc(len ? len : 1);
+    ASSERT(s);
+    memcpy(s, in.p, len);
+    trace_t whole = {malloc((len + 1) * sizeof(size_t)), 0, 0, 0};
+    trace_t piece = {malloc((len + 1) * sizeof(size_t)), 0, 0, 0};
+    ASSERT(whole.end && piece.end);
+    feed_whole(&f, s, len, &whole);
+    feed_pieces(&f, s, len, pat, npat, &piece);
+    compare(&f, s, len, &whole, &piece);
+    free(whole.end);
+    free(piece.end);
+    free(s);
+    return 0;
+}
