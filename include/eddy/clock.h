@@ -17,7 +17,9 @@
 
 EDDY_EXPORT uint64_t eddy_clock_ms(void); /* CLOCK_MONOTONIC in milliseconds */
 EDDY_EXPORT uint64_t eddy_clock_ns(void); /* CLOCK_MONOTONIC in nanoseconds */
-/* Format t as an IMF-fixdate (RFC 9110) into out, NUL-terminated. */
+/* Format t as an IMF-fixdate (RFC 9110) into out, NUL-terminated: always
+ * EDDY_HTTP_DATE_LEN characters, English names and GMT whatever the locale
+ * and time zone. t outside years 0000..9999 is clamped to that range. */
 EDDY_EXPORT void eddy_http_date(time_t t, char out[EDDY_HTTP_DATE_LEN + 1]);
 
 #endif

@@ -27,9 +27,16 @@ void eddy_http_date(time_t t, char out[EDDY_HTTP_DATE_LEN + 1])
     static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    /* IMF-fixdate has a 4-digit year: clamp to 0000-01-01 .. 9999-12-31, which
+     * also keeps gmtime_r from failing (and leaving tm unset) on huge t. */
+    const int64_t min_t = -62167219200ll, max_t = 253402300799ll;
+    int64_t v = (int64_t)t;
+    if (v < min_t) v = min_t;
+    if (v > max_t) v = max_t;
+    time_t clamped = (time_t)v;
     struct tm tm;
-    gmtime_r(&t, &tm);
-    int year = (tm.tm_year + 1900) % 10000;
+    if (!gmtime_r(&clamped, &tm)) memset(&tm, 0, sizeof tm); /* not reached */
+    int year = tm.tm_year + 1900;
     char *p = out;
     memcpy(p, days[tm.tm_wday], 3);
     p += 3;

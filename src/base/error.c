@@ -10,8 +10,7 @@ const char *eddy_strerror(int err)
 {
     switch (err) {
 #define EDDY_ERR_MSG_(name, value, msg)                                                            \
-    case -(value):                                                                                 \
-        return msg;
+    case -(value): return msg;
         EDDY_ERRNO_MAP(EDDY_ERR_MSG_)
 #undef EDDY_ERR_MSG_
     }
@@ -24,8 +23,7 @@ const char *eddy_err_name(int err)
 {
     switch (err) {
 #define EDDY_ERR_NAME_(name, value, msg)                                                           \
-    case -(value):                                                                                 \
-        return "EDDY_" #name;
+    case -(value): return "EDDY_" #name;
         EDDY_ERRNO_MAP(EDDY_ERR_NAME_)
 #undef EDDY_ERR_NAME_
     }
