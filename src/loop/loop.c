@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -35,17 +37,47 @@ int eddy_loop_new(eddy_loop_t **out)
     return 0;
 }
 
+static post_node_t *take_posted(eddy_loop_t *loop)
+{
+    pthread_mutex_lock(&loop->post_lock);
+    post_node_t *n = loop->post_head;
+    loop->post_head = loop->post_tail = NULL;
+    loop->wakeup_pending = false;
+    pthread_mutex_unlock(&loop->post_lock);
+    return n;
+}
+
+static void drop_posted(eddy_loop_t *loop, post_node_t *n)
+{
+    while (n) {
+        post_node_t *next = n->next;
+        n->drop(loop, n);
+        n = next;
+    }
+}
+
 void eddy_loop_free(eddy_loop_t *loop)
 {
     if (!loop) return;
+    /* Pool jobs still queued or running will post their completion to this
+     * loop: wait for every one, and drop its done callback unrun. */
+    while (loop->work_pending > 0 && loop->wakeup_fd >= 0) {
+        struct pollfd p = {.fd = loop->wakeup_fd, .events = POLLIN};
+        if (poll(&p, 1, 100) > 0) {
+            uint64_t count;
+            ssize_t r = read(loop->wakeup_fd, &count, sizeof count);
+            (void)r;
+        }
+        drop_posted(loop, take_posted(loop));
+    }
+    /* A thread that posted or stopped may have been seen by the loop before
+     * it finished its wakeup write: let it finish before the loop goes. Posts
+     * write under post_lock; stops are counted (they take no lock). */
+    drop_posted(loop, take_posted(loop));
+    while (atomic_load(&loop->stoppers) > 0)
+        sched_yield();
     eddy__signals_free(loop);
     eddy__timers_free(loop);
-    post_node_t *n = loop->post_head;
-    while (n) {
-        post_node_t *next = n->next;
-        free(n);
-        n = next;
-    }
     if (loop->wakeup_fd >= 0) close(loop->wakeup_fd);
     if (loop->epfd >= 0) close(loop->epfd);
     pthread_mutex_destroy(&loop->post_lock);
@@ -227,6 +259,7 @@ static void run_defers(eddy_loop_t *loop)
 {
     /* Only what was queued before this phase began; later ones wait a turn. */
     size_t n = loop->defer_len;
+    if (n == 0) return; /* defers may still be NULL: no memmove(NULL, ...) */
     for (size_t i = 0; i < n; i++)
         loop->defers[i].cb(loop, loop->defers[i].ud);
     memmove(loop->defers, loop->defers + n, (loop->defer_len - n) * sizeof *loop->defers);
@@ -249,44 +282,54 @@ void eddy__loop_post_node(eddy_loop_t *loop, post_node_t *node)
     else
         loop->post_head = node;
     loop->post_tail = node;
-    bool need_wakeup = !loop->wakeup_pending;
-    loop->wakeup_pending = true;
+    /* Write under the lock: once the loop can take this node, this thread is
+     * done with the loop, which may then be freed at once. */
+    if (!loop->wakeup_pending) {
+        loop->wakeup_pending = true;
+        wakeup(loop);
+    }
     pthread_mutex_unlock(&loop->post_lock);
-    if (need_wakeup) wakeup(loop);
 }
 
-static void run_posted_and_free(eddy_loop_t *loop, void *ud)
+typedef struct posted {
+    post_node_t node; /* first: the node is the allocation */
+    eddy_callback_fn cb;
+    void *ud;
+} posted_t;
+
+static void posted_run(eddy_loop_t *loop, post_node_t *node)
 {
-    post_node_t *node = ud;
-    node->cb(loop, node->ud);
+    posted_t *p = (posted_t *)node;
+    eddy_callback_fn cb = p->cb;
+    void *ud = p->ud;
+    free(p);
+    cb(loop, ud);
+}
+
+static void posted_drop(eddy_loop_t *loop, post_node_t *node)
+{
+    free(node);
 }
 
 int eddy_loop_post(eddy_loop_t *loop, eddy_callback_fn cb, void *ud)
 {
-    post_node_t *node = malloc(sizeof *node + sizeof(post_node_t));
-    if (!node) return -ENOMEM;
-    /* The outer node frees itself after running the user's callback. */
-    post_node_t *inner = node + 1;
-    inner->cb = cb;
-    inner->ud = ud;
-    node->cb = run_posted_and_free;
-    node->ud = inner;
-    eddy__loop_post_node(loop, node);
+    if (!cb) return -EINVAL;
+    posted_t *p = malloc(sizeof *p);
+    if (!p) return -ENOMEM;
+    p->node.run = posted_run;
+    p->node.drop = posted_drop;
+    p->cb = cb;
+    p->ud = ud;
+    eddy__loop_post_node(loop, &p->node);
     return 0;
 }
 
 static void run_posted(eddy_loop_t *loop)
 {
-    pthread_mutex_lock(&loop->post_lock);
-    post_node_t *n = loop->post_head;
-    loop->post_head = loop->post_tail = NULL;
-    loop->wakeup_pending = false;
-    pthread_mutex_unlock(&loop->post_lock);
+    post_node_t *n = take_posted(loop);
     while (n) {
         post_node_t *next = n->next;
-        bool self_freeing = n->cb == run_posted_and_free;
-        n->cb(loop, n->ud);
-        if (self_freeing) free(n);
+        n->run(loop, n); /* frees n */
         n = next;
     }
 }
@@ -301,8 +344,13 @@ static void wakeup_cb(eddy_loop_t *loop, int fd, unsigned events, void *ud)
 
 void eddy_loop_stop(eddy_loop_t *loop)
 {
+    /* No lock, so a stop never waits for a poster. Counted, so that a loop
+     * which sees the flag before this write and returns is not freed under
+     * it (eddy_loop_free waits for the count to drop). */
+    atomic_fetch_add(&loop->stoppers, 1);
     atomic_store(&loop->stop, true);
     wakeup(loop);
+    atomic_fetch_sub(&loop->stoppers, 1);
 }
 
 /* ---- running ----------------------------------------------------------------- */

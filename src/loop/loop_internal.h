@@ -25,11 +25,12 @@ typedef struct deferred {
 } deferred_t;
 
 /* A posted callback; the thread pool embeds one in each job so completing a
- * job can never fail for lack of memory. */
+ * job can never fail for lack of memory. The node's owner supplies both
+ * functions; each frees the node (or what embeds it). */
 typedef struct post_node {
     struct post_node *next;
-    eddy_callback_fn cb;
-    void *ud;
+    void (*run)(eddy_loop_t *loop, struct post_node *node);  /* on the loop thread */
+    void (*drop)(eddy_loop_t *loop, struct post_node *node); /* at eddy_loop_free: free, no run */
 } post_node_t;
 
 typedef struct timer {
@@ -59,6 +60,7 @@ struct eddy_loop {
     char date[32];
     void *data;
     atomic_bool stop;
+    atomic_int stoppers; /* threads inside eddy_loop_stop; eddy_loop_free waits for 0 */
 
     io_watcher_t *io;
     size_t io_cap;
@@ -80,14 +82,14 @@ struct eddy_loop {
     int wakeup_fd;
     pthread_mutex_t post_lock;
     post_node_t *post_head, *post_tail;
-    bool wakeup_pending; /* guarded by post_lock: an eventfd write is in flight */
+    bool wakeup_pending; /* guarded by post_lock: written, not yet read by the loop */
 
     int signal_fd;
     sigset_t signal_mask;
     signal_watch_t signals[_NSIG];
     size_t signal_count;
 
-    size_t work_pending;
+    size_t work_pending; /* jobs queued by this loop whose done has not run */
 
     char *scratch; /* shared read space for the loop's connections */
 };

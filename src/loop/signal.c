@@ -37,8 +37,7 @@ static int update_signalfd(eddy_loop_t *loop)
 
 int eddy_signal_start(eddy_loop_t *loop, int signo, eddy_signal_cb cb, void *ud)
 {
-    if (signo <= 0 || signo >= _NSIG || signo == SIGKILL || signo == SIGSTOP || !cb)
-        return -EINVAL;
+    if (signo <= 0 || signo >= _NSIG || signo == SIGKILL || signo == SIGSTOP || !cb) return -EINVAL;
     signal_watch_t *w = &loop->signals[signo];
     if (!w->active) {
         sigset_t one, old;

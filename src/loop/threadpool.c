@@ -82,12 +82,21 @@ static int pool_start(void)
     return pool.threads > 0 ? 0 : rc;
 }
 
-static void job_complete(eddy_loop_t *loop, void *ud)
+/* done_node is the job's first member. */
+static void job_complete(eddy_loop_t *loop, post_node_t *node)
 {
-    job_t *j = ud;
+    job_t *j = (job_t *)node;
+    eddy_work_done_fn done = j->done;
+    void *ud = j->ud;
     loop->work_pending--;
-    if (j->done) j->done(loop, j->ud);
     free(j);
+    if (done) done(loop, ud);
+}
+
+static void job_drop(eddy_loop_t *loop, post_node_t *node)
+{
+    loop->work_pending--;
+    free(node);
 }
 
 int eddy_work_queue(eddy_loop_t *loop, eddy_work_fn work, eddy_work_done_fn done, void *ud)
@@ -99,8 +108,8 @@ int eddy_work_queue(eddy_loop_t *loop, eddy_work_fn work, eddy_work_done_fn done
     j->work = work;
     j->done = done;
     j->ud = ud;
-    j->done_node.cb = job_complete;
-    j->done_node.ud = j;
+    j->done_node.run = job_complete;
+    j->done_node.drop = job_drop;
     pthread_mutex_lock(&pool.lock);
     int rc = pool.threads == 0 ? pool_start() : 0;
     if (rc == 0) {

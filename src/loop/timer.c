@@ -23,7 +23,8 @@ static int grow_blocks(eddy_loop_t *loop)
     loop_timer_t **blocks = realloc(loop->timer_blocks, (n + 1) * sizeof *blocks);
     if (!blocks) return -ENOMEM;
     loop->timer_blocks = blocks;
-    uint32_t *free_stack = realloc(loop->timer_free, (n + 1) * TIMER_BLOCK_SIZE * sizeof *free_stack);
+    uint32_t *free_stack =
+        realloc(loop->timer_free, (n + 1) * TIMER_BLOCK_SIZE * sizeof *free_stack);
     if (!free_stack) return -ENOMEM;
     loop->timer_free = free_stack;
     blocks[n] = calloc(TIMER_BLOCK_SIZE, sizeof **blocks);
@@ -115,8 +116,7 @@ void eddy__timers_run(eddy_loop_t *loop)
      * callback that starts a 0 ms timer cannot keep the loop here forever. */
     uint64_t seq_limit = loop->timer_seq;
     eddy_heap_node_t *n;
-    while ((n = eddy_heap_min(&loop->timer_heap)) && n->key <= loop->now_ms &&
-           n->seq < seq_limit) {
+    while ((n = eddy_heap_min(&loop->timer_heap)) && n->key <= loop->now_ms && n->seq < seq_limit) {
         loop_timer_t *t = (loop_timer_t *)n;
         uint32_t slot = t->slot;
         int64_t id = timer_id(slot, t->gen);
