@@ -30,8 +30,10 @@
 
 EDDY_EXPORT int eddy_loop_new(eddy_loop_t **out);
 /* Free a loop that is not running. Watchers must have been removed and
- * connections closed; timers and deferred callbacks still queued are dropped
- * without running. */
+ * connections closed; timers, deferred and posted callbacks still queued are
+ * dropped without running. Waits for the loop's thread-pool jobs that are
+ * already running to finish (their done callbacks are dropped), so a job
+ * that never returns makes this block. */
 EDDY_EXPORT void eddy_loop_free(eddy_loop_t *loop);
 
 /* Run until eddy_loop_stop() or until nothing is left that could make
@@ -80,7 +82,9 @@ typedef void (*eddy_callback_fn)(eddy_loop_t *loop, void *ud);
 /* Run cb at the end of the current iteration (phase 5). Callbacks deferred
  * from inside a deferred callback run in the next iteration. 0 or -ENOMEM. */
 EDDY_EXPORT int eddy_defer(eddy_loop_t *loop, eddy_callback_fn cb, void *ud);
-/* Run cb on the loop's thread, soon. Callable from any thread. */
+/* Run cb on the loop's thread, soon. Callable from any thread. A pending
+ * post does not keep eddy_loop_run alive: a loop that waits only for posts
+ * needs a watcher or timer. */
 EDDY_EXPORT int eddy_loop_post(eddy_loop_t *loop, eddy_callback_fn cb, void *ud);
 
 /* ---- timers --------------------------------------------------------------- */
@@ -92,8 +96,9 @@ typedef void (*eddy_timer_cb)(eddy_loop_t *loop, int64_t id, void *ud);
 EDDY_EXPORT int64_t eddy_timer_after(eddy_loop_t *loop, uint64_t ms, eddy_timer_cb cb, void *ud);
 /* Run cb every ms milliseconds (ms >= 1) until cleared. */
 EDDY_EXPORT int64_t eddy_timer_tick(eddy_loop_t *loop, uint64_t ms, eddy_timer_cb cb, void *ud);
-/* Cancel a live timer (also from inside its own callback). 0, or
- * -EDDY_ETIMER if id names no live timer. */
+/* Cancel a live timer (a tick timer also from inside its own callback). 0,
+ * or -EDDY_ETIMER if id names no live timer — a one-shot timer is no longer
+ * live once its callback runs. */
 EDDY_EXPORT int eddy_timer_clear(eddy_loop_t *loop, int64_t id);
 EDDY_EXPORT size_t eddy_timer_count(const eddy_loop_t *loop);
 
@@ -106,7 +111,9 @@ typedef void (*eddy_signal_cb)(eddy_loop_t *loop, int signo, void *ud);
  * threads — the thread pool blocks all signals itself). One callback per
  * signal per loop; starting again replaces it. */
 EDDY_EXPORT int eddy_signal_start(eddy_loop_t *loop, int signo, eddy_signal_cb cb, void *ud);
-/* Stop watching signo and restore its previous blocked state. */
+/* Stop watching signo and restore its previous blocked state. Instances
+ * that arrived but were not yet read are discarded first, so unblocking
+ * never lets a stale signal take its default action. */
 EDDY_EXPORT int eddy_signal_stop(eddy_loop_t *loop, int signo);
 
 /* ---- thread pool -------------------------------------------------------- */

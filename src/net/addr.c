@@ -1,19 +1,23 @@
 #include <arpa/inet.h>
-#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "eddy/addr.h"
 #include "eddy/error.h"
 
+/* Plain decimal 0..65535: strtol would also take signs, spaces and
+ * overlong digit runs. */
 static int parse_port(const char *s, int *port)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end != '\0' || v < 0 || v > 65535) return -EDDY_EADDR;
-    *port = (int)v;
+    int v = 0;
+    if (*s == '\0') return -EDDY_EADDR;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return -EDDY_EADDR;
+        v = v * 10 + (*s - '0');
+        if (v > 65535) return -EDDY_EADDR;
+    }
+    *port = v;
     return 0;
 }
 
@@ -93,10 +97,19 @@ int eddy_addr_format(const eddy_addr_t *a, char *buf, size_t size)
     case AF_INET6:
         inet_ntop(AF_INET6, &a->u.in6.sin6_addr, ip, sizeof ip);
         return snprintf(buf, size, "[%s]:%d", ip, ntohs(a->u.in6.sin6_port));
-    case AF_UNIX:
-        return snprintf(buf, size, "unix:%s", a->u.un.sun_path[0] ? a->u.un.sun_path : "(unnamed)");
-    default:
-        return snprintf(buf, size, "(unknown)");
+    case AF_UNIX: {
+        /* The path is as long as the address says: accept() fills in only
+         * the family for an unnamed peer, and a full-length path has no
+         * terminator. A leading NUL names an abstract socket. */
+        size_t off = offsetof(struct sockaddr_un, sun_path);
+        size_t max = a->len > off ? a->len - off : 0;
+        if (max > sizeof a->u.un.sun_path) max = sizeof a->u.un.sun_path;
+        const char *path = a->u.un.sun_path;
+        if (max == 0) return snprintf(buf, size, "unix:(unnamed)");
+        if (path[0] == '\0') return snprintf(buf, size, "unix:@%.*s", (int)(max - 1), path + 1);
+        return snprintf(buf, size, "unix:%.*s", (int)strnlen(path, max), path);
+    }
+    default: return snprintf(buf, size, "(unknown)");
     }
 }
 

@@ -18,7 +18,8 @@ typedef struct resolve_job {
     eddy_conn_t *conn;
     char host[256];
     char port[8];
-    int rc; /* getaddrinfo's result */
+    int rc;      /* getaddrinfo's result */
+    int sys_err; /* errno of the pool thread, for EAI_SYSTEM */
     struct addrinfo *list;
 } resolve_job_t;
 
@@ -29,30 +30,67 @@ static void client_group_release(conn_group_t *g)
 
 static void try_next_address(eddy_conn_t *c, int last_err);
 
-static void start_connect(eddy_conn_t *c, const eddy_addr_t *addr)
+/* Give up on the socket of a failed attempt (the next one opens its own). */
+static void drop_socket(eddy_conn_t *c)
 {
-    int fd = socket(addr->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        try_next_address(c, -errno);
+    if (c->fd < 0) return;
+    eddy_io_remove(c->loop, c->fd);
+    close(c->fd);
+    c->fd = -1;
+}
+
+/* The connecting phase has its own io callback so that a failed attempt can
+ * move on to the next resolved address (::1 refused, 127.0.0.1 listening);
+ * once connected, the connection's own callback takes over. */
+static void connecting_cb(eddy_loop_t *loop, int fd, unsigned events, void *ud)
+{
+    eddy_conn_t *c = ud;
+    if (c->state != CONN_CONNECTING || c->fd != fd) return;
+    if (!(events & (EDDY_WRITABLE | EDDY_ERRORED | EDDY_HANGUP))) return;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    if (err != 0) {
+        drop_socket(c);
+        try_next_address(c, -err);
         return;
     }
+    eddy_io_remove(loop, fd);
+    /* Edge-triggered: registering reports what is already pending (writable,
+     * perhaps input), so nothing is missed between the two watchers. */
+    int rc = eddy_io_add(loop, fd, EDDY_READABLE | EDDY_WRITABLE | EDDY_EDGE, eddy__conn_io_cb, c);
+    if (rc < 0) {
+        eddy__conn_finish(c, EDDY_CLOSE_ERROR, rc, true);
+        return;
+    }
+    eddy__conn_connected(c);
+}
+
+/* Start a non-blocking connect on fd. A Unix socket may connect (or fail) at
+ * once; EAGAIN there means the listener's backlog is full, not "in
+ * progress". The edge-triggered EPOLLOUT that follows registration reports
+ * an immediate success too. */
+static void start_connect(eddy_conn_t *c, int fd, const eddy_addr_t *addr)
+{
     c->fd = fd;
     c->peer = *addr;
     c->state = CONN_CONNECTING;
-    int rc = eddy_io_add(c->loop, fd, EDDY_READABLE | EDDY_WRITABLE | EDDY_EDGE, eddy__conn_io_cb, c);
-    if (rc < 0) {
-        eddy__conn_finish(c, EDDY_CLOSE_ERROR, rc, false);
-        return;
-    }
-    /* A Unix socket may connect at once; the edge-triggered EPOLLOUT that
-     * follows registration reports it either way. */
-    if (connect(fd, &addr->u.sa, addr->len) < 0 && errno != EINPROGRESS && errno != EAGAIN) {
+    int rc = connect(fd, &addr->u.sa, addr->len);
+    if (rc < 0 && errno != EINPROGRESS && errno != EINTR) {
         int err = -errno;
-        eddy_io_remove(c->loop, fd);
         close(fd);
         c->fd = -1;
         try_next_address(c, err);
+        return;
     }
+    rc = eddy_io_add(c->loop, fd, EDDY_READABLE | EDDY_WRITABLE | EDDY_EDGE, connecting_cb, c);
+    if (rc < 0) eddy__conn_finish(c, EDDY_CLOSE_ERROR, rc, false);
+}
+
+static int open_socket(const eddy_addr_t *addr)
+{
+    int fd = socket(addr->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    return fd < 0 ? -errno : fd;
 }
 
 /* Walk getaddrinfo's list until one address accepts; report the last error. */
@@ -63,9 +101,15 @@ static void try_next_address(eddy_conn_t *c, int last_err)
         c->ai_next = ai->ai_next;
         if (ai->ai_addrlen > sizeof(((eddy_addr_t *)0)->u)) continue;
         eddy_addr_t addr;
+        memset(&addr, 0, sizeof addr);
         memcpy(&addr.u, ai->ai_addr, ai->ai_addrlen);
         addr.len = ai->ai_addrlen;
-        start_connect(c, &addr);
+        int fd = open_socket(&addr);
+        if (fd < 0) {
+            last_err = fd;
+            continue;
+        }
+        start_connect(c, fd, &addr);
         return;
     }
     eddy__conn_finish(c, EDDY_CLOSE_ERROR, last_err, false);
@@ -74,16 +118,25 @@ static void try_next_address(eddy_conn_t *c, int last_err)
 static void resolve_work(void *ud)
 {
     resolve_job_t *job = ud;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV};
+    /* No AI_ADDRCONFIG: it hides 127.0.0.1 and ::1 on hosts whose only
+     * addresses are loopback ones, and unusable families fail over to the
+     * next address anyway. */
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     job->rc = getaddrinfo(job->host, job->port, &hints, &job->list);
+    job->sys_err = errno; /* this thread's errno: the loop's means nothing here */
 }
 
-static int resolve_error(int rc)
+static int resolve_error(const resolve_job_t *job)
 {
-    if (rc == EAI_SYSTEM) return -errno;
-    if (rc == EAI_NONAME || rc == EAI_NODATA || rc == EAI_ADDRFAMILY) return -EDDY_ENOHOST;
-    return -EDDY_ERESOLVE;
+    switch (job->rc) {
+    case EAI_SYSTEM: return job->sys_err ? -job->sys_err : -EDDY_ERESOLVE;
+    case EAI_MEMORY: return -ENOMEM;
+    case EAI_NONAME:
+    case EAI_NODATA:
+    case EAI_ADDRFAMILY: return -EDDY_ENOHOST;
+    default: return -EDDY_ERESOLVE;
+    }
 }
 
 static void resolve_done(eddy_loop_t *loop, void *ud)
@@ -92,7 +145,7 @@ static void resolve_done(eddy_loop_t *loop, void *ud)
     eddy_conn_t *c = job->conn;
     if (c->state == CONN_RESOLVING) {
         if (job->rc != 0) {
-            eddy__conn_finish(c, EDDY_CLOSE_ERROR, resolve_error(job->rc), false);
+            eddy__conn_finish(c, EDDY_CLOSE_ERROR, resolve_error(job), false);
         } else {
             c->ai_list = c->ai_next = job->list;
             job->list = NULL;
@@ -135,6 +188,9 @@ int eddy_connect(eddy_loop_t *loop, const char *url, const eddy_port_options_t *
     int rc = eddy_url_parse(url, &u);
     if (rc < 0) return rc;
     if (u.scheme == EDDY_SCHEME_UDP) return -EDDY_EADDR;
+    eddy_addr_t addr;
+    bool numeric = eddy_addr_from_url(&u, &addr) == 0;
+    if (!numeric && u.scheme == EDDY_SCHEME_UNIX) return -EDDY_EADDR; /* path too long */
     client_group_t *cg = calloc(1, sizeof *cg);
     if (!cg) return -ENOMEM;
     conn_group_t *g = &cg->group;
@@ -148,15 +204,15 @@ int eddy_connect(eddy_loop_t *loop, const char *url, const eddy_port_options_t *
     eddy_conn_t *c = eddy__conn_new(g, -1, CONN_RESOLVING, NULL);
     eddy__group_unref(g); /* from now on the connection keeps the group */
     if (!c) return -ENOMEM;
-    c->announced = true;
-    eddy_addr_t addr;
-    if (eddy_addr_from_url(&u, &addr) == 0) {
-        start_connect(c, &addr);
-    } else if ((rc = resolve(c, &u)) < 0) {
-        c->announced = false; /* report the error here, not through on_close */
-        eddy__conn_finish(c, EDDY_CLOSE_ERROR, rc, false);
+    /* Out of descriptors or memory: an immediate error, no callback. */
+    int fd = numeric ? open_socket(&addr) : 0;
+    rc = fd < 0 ? fd : numeric ? 0 : resolve(c, &u);
+    if (rc < 0) {
+        eddy__conn_finish(c, EDDY_CLOSE_ERROR, rc, false); /* not announced: silent */
         return rc;
     }
+    c->announced = true; /* on_close is owed from here on */
+    if (numeric) start_connect(c, fd, &addr);
     if (c->state != CONN_CLOSED) {
         int64_t id = eddy_timer_after(loop, g->opts.connect_timeout, connect_timeout_cb, c);
         c->timer = id > 0 ? id : 0;

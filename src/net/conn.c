@@ -3,6 +3,8 @@
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "eddy/error.h"
@@ -200,10 +203,12 @@ static int unacked_bytes(int fd)
 }
 
 /* Ends lingering without the peer's FIN: the close still succeeded if the
- * peer's kernel acknowledged every byte we sent. */
+ * peer's kernel acknowledged every byte we sent. Lingering begins with
+ * shutdown(SHUT_WR), and the FIN takes one sequence number that SIOCOUTQ
+ * counts until it is acknowledged: a FIN alone in flight is not lost data. */
 static void linger_expired(eddy_conn_t *c)
 {
-    int err = unacked_bytes(c->fd) > 0 ? -EDDY_ELINGER : 0;
+    int err = unacked_bytes(c->fd) > 1 ? -EDDY_ELINGER : 0;
     eddy__conn_finish(c, EDDY_CLOSE_LINGER_TIMEOUT, err, false);
 }
 
@@ -343,8 +348,12 @@ static void read_error(eddy_conn_t *c, int err)
 
 static void peer_eof(eddy_conn_t *c)
 {
-    c->peer_eof = true;
     c->readable = false;
+    /* Reading again after the FIN returns 0 again (every later edge, such as
+     * EPOLLOUT while a half-closed connection writes, reports EPOLLIN too):
+     * the peer's FIN is news once. */
+    if (c->peer_eof) return;
+    c->peer_eof = true;
     conn_group_t *g = c->group;
     switch (c->state) {
     case CONN_OPEN:
@@ -408,10 +417,12 @@ static void take_input(eddy_conn_t *c, char *buf, size_t n, bool scratch)
         eddy__conn_finish(c, EDDY_CLOSE_ERROR, -ENOMEM, true);
 }
 
-static void conn_read(eddy_conn_t *c)
+/* Read and deliver at most max_reads times, then yield to the other
+ * connections (continuing in the next iteration if still readable). */
+static void conn_read_at_most(eddy_conn_t *c, size_t max_reads)
 {
     if (c->state == CONN_OPEN && !c->paused && eddy_buf_len(&c->in)) deliver_buffered(c);
-    for (int i = 0; i < READS_PER_EVENT; i++) {
+    for (size_t i = 0; i < max_reads; i++) {
         bool reading = c->state == CONN_FLUSHING || c->state == CONN_LINGERING ||
                        (c->state == CONN_OPEN && !c->paused);
         if (!c->readable || !reading) return;
@@ -443,6 +454,11 @@ static void conn_read(eddy_conn_t *c)
         }
     }
     schedule_read(c); /* still readable: continue next iteration, after the others */
+}
+
+static void conn_read(eddy_conn_t *c)
+{
+    conn_read_at_most(c, READS_PER_EVENT);
 }
 
 /* ---- output --------------------------------------------------------------- */
@@ -479,16 +495,49 @@ static void check_watermarks(eddy_conn_t *c)
 }
 
 /* A failed write ends the connection, but input that already arrived is
- * still delivered first. */
+ * still delivered first: all that the kernel holds, not one event's worth
+ * (a reset arriving with megabytes of input would otherwise lose most of
+ * it). Bounded by what is queued now, so a peer that keeps sending cannot
+ * hold the loop here. Every read takes at least INPUT_READ_SIZE bytes when
+ * that many are queued; two more see the end (EOF or the error). */
 static void write_error(eddy_conn_t *c, int err)
 {
     eddy_chain_clear(&c->out);
     c->out_file_bytes = 0;
     if (c->state == CONN_OPEN) {
+        int pending = 0;
+        if (ioctl(c->fd, FIONREAD, &pending) < 0 || pending < 0) pending = 0;
         c->readable = true;
-        conn_read(c);
+        conn_read_at_most(c, (size_t)pending / INPUT_READ_SIZE + 2);
     }
     eddy__conn_finish(c, EDDY_CLOSE_ERROR, err, false);
+}
+
+/* sendfile has no MSG_NOSIGNAL: writing to a peer that has gone raises
+ * SIGPIPE, whose default action kills the process (on a Unix socket at the
+ * first write after the peer closed). Block it around the call and take
+ * back the one the call raised; an application's own pending SIGPIPE is
+ * left alone. Two extra system calls per sendfile of up to SENDFILE_MAX. */
+static ssize_t sendfile_nosignal(int out_fd, int in_fd, off_t *off, size_t n)
+{
+    sigset_t pipe_set, old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    sigset_t pending;
+    bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+    ssize_t w = sendfile(out_fd, in_fd, off, n);
+    if (w < 0 && errno == EPIPE && !was_pending) {
+        int saved = errno;
+        const struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {
+        }
+        errno = saved;
+    }
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+    return w;
 }
 
 /* One write system call from the head of the chain. */
@@ -499,13 +548,15 @@ static ssize_t write_some(eddy_conn_t *c, bool *file)
     if (*file) {
         size_t n = head->len < SENDFILE_MAX ? head->len : SENDFILE_MAX;
         off_t off = head->u.file.offset;
-        ssize_t w = sendfile(c->fd, head->u.file.fd, &off, n);
+        ssize_t w = sendfile_nosignal(c->fd, head->u.file.fd, &off, n);
         if (w == 0) return errno = EIO, -1; /* the file is shorter than promised */
         return w;
     }
+    /* sendmsg rather than writev, for MSG_NOSIGNAL (see sendfile_nosignal). */
     struct iovec iov[WRITEV_MAX_IOV];
-    int cnt = eddy_chain_iov(&c->out, iov, WRITEV_MAX_IOV);
-    return writev(c->fd, iov, cnt);
+    struct msghdr msg = {.msg_iov = iov};
+    msg.msg_iovlen = (size_t)eddy_chain_iov(&c->out, iov, WRITEV_MAX_IOV);
+    return sendmsg(c->fd, &msg, MSG_NOSIGNAL);
 }
 
 static void conn_flush(eddy_conn_t *c)

@@ -11,10 +11,10 @@
 #include "eddy/log.h"
 #include "net_internal.h"
 
-#define ACCEPTS_PER_EVENT    64
-#define EMFILE_RETRY_MS      100
-#define UDP_DATAGRAM_MAX     65536
-#define UDP_BATCH            16
+#define ACCEPTS_PER_EVENT 64
+#define EMFILE_RETRY_MS   100
+#define UDP_DATAGRAM_MAX  65536
+#define UDP_BATCH         16
 
 struct eddy_listener {
     conn_group_t group; /* first: the group's release frees the listener */
@@ -23,8 +23,15 @@ struct eddy_listener {
     eddy_addr_t addr;
     bool paused;
     bool closed;
-    int64_t retry_timer;     /* resume after EMFILE */
+    bool starved;        /* accept failed for lack of descriptors; warned once */
+    int64_t retry_timer; /* resume after EMFILE */
     int64_t heartbeat_timer;
+    /* The socket file a unix:// listener created: removed on close only if
+     * it is still ours (same inode, same process; not a forked child's). */
+    bool owns_path;
+    pid_t owner_pid;
+    dev_t path_dev;
+    ino_t path_ino;
 };
 
 static void listener_release(conn_group_t *g)
@@ -49,8 +56,10 @@ static void pause_on_emfile(eddy_listener_t *l, int err)
 {
     if (l->retry_timer) return;
     l->group.stats.accept_paused++;
-    EDDY_WARN("accept on %d: %s; pausing %d ms", eddy_listener_port(l), eddy_strerror(err),
-              EMFILE_RETRY_MS);
+    if (!l->starved)
+        EDDY_WARN("accept on %d: %s; retrying every %d ms", eddy_listener_port(l),
+                  eddy_strerror(err), EMFILE_RETRY_MS);
+    l->starved = true;
     eddy_io_remove(l->group.loop, l->fd);
     int64_t id = eddy_timer_after(l->group.loop, EMFILE_RETRY_MS, retry_accept, l);
     l->retry_timer = id > 0 ? id : 0;
@@ -75,11 +84,16 @@ static void accept_one(eddy_listener_t *l, int fd, const eddy_addr_t *peer)
 static void accept_cb(eddy_loop_t *loop, int fd, unsigned events, void *ud)
 {
     eddy_listener_t *l = ud;
+    /* on_connect may close the listener: keep it alive until we are done. */
+    l->group.refs++;
     for (int i = 0; i < ACCEPTS_PER_EVENT && !l->closed && !l->paused; i++) {
         eddy_addr_t peer;
+        memset(&peer, 0, sizeof peer); /* an unnamed Unix peer fills in only the family */
         peer.len = sizeof peer.u;
         int cfd = accept4(fd, &peer.u.sa, &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd >= 0) {
+            if (l->starved) EDDY_INFO("accept on %d: resumed", eddy_listener_port(l));
+            l->starved = false;
             accept_one(l, cfd, &peer);
             continue;
         }
@@ -88,8 +102,9 @@ static void accept_cb(eddy_loop_t *loop, int fd, unsigned events, void *ud)
             pause_on_emfile(l, -errno);
         else if (errno != EAGAIN)
             EDDY_WARN("accept: %s", eddy_strerror(-errno));
-        return;
+        break;
     }
+    eddy__group_unref(&l->group);
 }
 
 /* ---- UDP -------------------------------------------------------------------- */
@@ -100,19 +115,31 @@ static void udp_cb(eddy_loop_t *loop, int fd, unsigned events, void *ud)
     conn_group_t *g = &l->group;
     size_t size;
     char *buf = eddy__loop_scratch(loop, &size);
+    if (!buf) return;
+    /* on_packet may close the listener: keep it alive until we are done. */
+    g->refs++;
     for (int i = 0; i < UDP_BATCH && !l->closed; i++) {
         eddy_addr_t from;
+        memset(&from, 0, sizeof from);
         from.len = sizeof from.u;
-        ssize_t n = recvfrom(fd, buf, size, 0, &from.u.sa, &from.len);
+        ssize_t n = recvfrom(fd, buf, size, MSG_TRUNC, &from.u.sa, &from.len);
         if (n < 0) {
-            if (errno != EAGAIN && errno != EINTR) EDDY_INFO("recvfrom: %s", eddy_strerror(-errno));
-            if (errno != EINTR) return;
+            int err = errno;
+            if (err == EAGAIN) break;
+            /* EINTR, or an ICMP error for an earlier sendto (ECONNREFUSED):
+             * it concerns one peer, not the socket. */
+            if (err != EINTR) EDDY_INFO("recvfrom: %s", eddy_strerror(-err));
             continue;
+        }
+        if ((size_t)n > size) {
+            EDDY_INFO("udp: %zd-byte datagram truncated to %zu", n, size);
+            n = (ssize_t)size;
         }
         g->stats.packets_in++;
         g->stats.bytes_in += (uint64_t)n;
         if (g->cbs.on_packet) g->cbs.on_packet(l, buf, (size_t)n, &from, g->ud);
     }
+    eddy__group_unref(g);
 }
 
 int eddy_listener_sendto(eddy_listener_t *l, const void *data, size_t len, const eddy_addr_t *to)
@@ -139,7 +166,8 @@ static void heartbeat_cb(eddy_loop_t *loop, int64_t id, void *ud)
     EDDY_LIST_FOREACH_SAFE(node, tmp, &g->conns)
     {
         eddy_conn_t *c = EDDY_CONTAINER_OF(node, eddy_conn_t, group_node);
-        if (c->state == CONN_OPEN && now - c->last_recv_time < idle_ms) break; /* the rest are younger */
+        if (c->state == CONN_OPEN && now - c->last_recv_time < idle_ms)
+            break; /* the rest are younger */
         if (c->state != CONN_OPEN) continue;
         g->stats.evicted++;
         eddy__conn_close_with(c, -ETIMEDOUT);
@@ -170,10 +198,43 @@ static void set_int(int fd, int level, int name, int value)
         EDDY_WARN("setsockopt(%d, %d): %s", level, name, eddy_strerror(-errno));
 }
 
-static void unlink_stale_socket(const char *path)
+/* A socket file left behind by a process that died is removed; one that a
+ * live server still listens on is not (-EADDRINUSE), nor is anything that
+ * is not a socket (bind then fails with EADDRINUSE). */
+static int unlink_stale_socket(const eddy_addr_t *addr)
 {
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path);
+    if (stat(addr->u.un.sun_path, &st) < 0 || !S_ISSOCK(st.st_mode)) return 0;
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (probe < 0) return -errno;
+    int rc = connect(probe, &addr->u.sa, addr->len);
+    int err = rc < 0 ? errno : 0;
+    close(probe);
+    /* Connected, or the backlog is full (EAGAIN): someone is listening. A
+     * datagram socket at the path answers EPROTOTYPE: in use as well. */
+    if (rc == 0 || err == EAGAIN || err == EPROTOTYPE) return -EADDRINUSE;
+    if (err == ECONNREFUSED) unlink(addr->u.un.sun_path);
+    return 0;
+}
+
+static void remember_path(eddy_listener_t *l)
+{
+    struct stat st;
+    if (stat(l->addr.u.un.sun_path, &st) < 0) return;
+    l->owns_path = true;
+    l->owner_pid = getpid();
+    l->path_dev = st.st_dev;
+    l->path_ino = st.st_ino;
+}
+
+static void unlink_own_path(eddy_listener_t *l)
+{
+    struct stat st;
+    if (!l->owns_path || l->owner_pid != getpid()) return;
+    l->owns_path = false;
+    if (stat(l->addr.u.un.sun_path, &st) == 0 && st.st_dev == l->path_dev &&
+        st.st_ino == l->path_ino)
+        unlink(l->addr.u.un.sun_path);
 }
 
 static int open_socket(eddy_listener_t *l)
@@ -185,13 +246,18 @@ static int open_socket(eddy_listener_t *l)
     if (fd < 0) return -errno;
     l->fd = fd;
     if (family == AF_UNIX) {
-        unlink_stale_socket(l->addr.u.un.sun_path);
+        int rc = unlink_stale_socket(&l->addr);
+        if (rc < 0) return rc;
     } else {
-        set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+        /* SO_REUSEADDR lets a restarted TCP server bind over TIME_WAIT; on a
+         * UDP socket it would let a second server share the port silently. */
+        if (type == SOCK_STREAM) set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
         if (o->reuse_port) set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
-        if (family == AF_INET6 && o->ipv6_only) set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+        /* Explicit either way: the system default (bindv6only) varies. */
+        if (family == AF_INET6) set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, o->ipv6_only ? 1 : 0);
     }
     if (bind(fd, &l->addr.u.sa, l->addr.len) < 0) return -errno;
+    if (family == AF_UNIX) remember_path(l);
     if (type == SOCK_STREAM) {
         if (family != AF_UNIX && o->tcp_defer_accept)
             set_int(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, o->tcp_defer_accept);
@@ -221,6 +287,7 @@ int eddy_listen(eddy_loop_t *loop, const char *url, const eddy_port_options_t *o
     if (rc == 0) rc = eddy_addr_from_url(&u, &l->addr);
     if (rc == 0) rc = open_socket(l);
     if (rc < 0) {
+        unlink_own_path(l);
         if (l->fd >= 0) close(l->fd);
         free(l);
         return rc;
@@ -245,7 +312,7 @@ void eddy_listener_close(eddy_listener_t *l)
     stop_accepting(l);
     if (l->heartbeat_timer) eddy_timer_clear(l->group.loop, l->heartbeat_timer);
     l->heartbeat_timer = 0;
-    if (l->addr.u.sa.sa_family == AF_UNIX) unlink(l->addr.u.un.sun_path);
+    unlink_own_path(l);
     close(l->fd);
     l->fd = -1;
     eddy__group_unref(&l->group);
