@@ -357,7 +357,7 @@ void eddy_loop_stop(eddy_loop_t *loop)
 
 static bool loop_alive(const eddy_loop_t *loop)
 {
-    return loop->io_user_count > 0 || eddy_heap_size(&loop->timer_heap) > 0 ||
+    return loop->io_user_count > 0 || loop->timer_live > 0 ||
            loop->defer_len > 0 || loop->work_pending > 0 || loop->signal_count > 0;
 }
 

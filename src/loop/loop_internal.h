@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "eddy/heap.h"
+#include "eddy/list.h"
 #include "eddy/loop.h"
 
 typedef struct io_watcher {
@@ -33,11 +34,22 @@ typedef struct post_node {
     void (*drop)(eddy_loop_t *loop, struct post_node *node); /* at eddy_loop_free: free, no run */
 } post_node_t;
 
+/* Timers that share a deadline share a bucket: a FIFO in start order, so
+ * equal deadlines fire in the order they were started by construction, and
+ * firing or cancelling one costs O(1). The heap orders the buckets. */
+typedef struct timer_bucket {
+    eddy_heap_node_t node; /* key = deadline */
+    eddy_list_t timers;
+    struct timer_bucket *next_free;
+} timer_bucket_t;
+
 typedef struct timer {
-    eddy_heap_node_t node;
+    eddy_list_t link; /* in its bucket */
+    timer_bucket_t *bucket;
     eddy_timer_cb cb;
     void *ud;
     uint64_t interval; /* 0 for one-shot */
+    uint64_t seq;      /* start order */
     uint32_t slot;
     uint32_t gen; /* id = gen << 32 | (slot + 1) */
     bool live;
@@ -69,8 +81,14 @@ struct eddy_loop {
     deferred_t *defers;
     size_t defer_len, defer_cap;
 
-    /* timers: a heap of pointers into fixed-size blocks, so timers never move */
-    eddy_heap_t timer_heap;
+    /* timers: slots in fixed-size blocks (they never move), grouped in
+     * deadline buckets found through an open-addressing map */
+    eddy_heap_t timer_heap; /* of buckets */
+    timer_bucket_t **bucket_map;
+    size_t bucket_map_cap; /* power of two */
+    size_t bucket_count;
+    timer_bucket_t *bucket_free;
+    size_t timer_live;
     loop_timer_t **timer_blocks;
     size_t timer_block_count;
     uint32_t *timer_free; /* stack of free slot numbers */

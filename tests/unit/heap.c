@@ -33,8 +33,11 @@ static void check_heap(const eddy_heap_t *h)
 {
     CHECK(h->len <= h->cap);
     for (size_t i = 0; i < h->len; i++) {
-        CHECK_EQ(h->nodes[i]->index, i);
-        if (i > 0) CHECK(!node_less(h->nodes[i], h->nodes[(i - 1) / 2]));
+        eddy_heap_node_t *n = h->entries[i].node;
+        CHECK_EQ(n->index, i);
+        CHECK_EQ(h->entries[i].key, n->key);
+        CHECK_EQ(h->entries[i].seq, n->seq);
+        if (i > 0) CHECK(!node_less(n, h->entries[(i - 1) / EDDY_HEAP_ARITY].node));
     }
 }
 
@@ -47,7 +50,7 @@ static void test_empty(void)
     CHECK_EQ(eddy_heap_size(&h), 0);
     eddy_heap_free(&h);
     eddy_heap_free(&h);
-    CHECK(h.nodes == NULL);
+    CHECK(h.entries == NULL);
 }
 
 static void test_single(void)
@@ -132,10 +135,10 @@ static void test_remove_positions(void)
     CHECK(root == &nodes[N - 1]);
     eddy_heap_remove(&h, root);
     check_heap(&h);
-    eddy_heap_node_t *last = h.nodes[h.len - 1];
+    eddy_heap_node_t *last = h.entries[h.len - 1].node;
     eddy_heap_remove(&h, last);
     check_heap(&h);
-    eddy_heap_node_t *mid = h.nodes[h.len / 3];
+    eddy_heap_node_t *mid = h.entries[h.len / 3].node;
     eddy_heap_remove(&h, mid);
     check_heap(&h);
     CHECK_EQ(eddy_heap_size(&h), N - 3);
@@ -159,11 +162,11 @@ static void test_remove_sifts_up(void)
 {
     eddy_heap_t h;
     eddy_heap_init(&h);
-    /* Pushed in heap order, so no node moves: slot 3 (51) sits under 50 in
-     * the left subtree; the last slot (12) sits under 10 in the right one.
-     * Removing 51 moves 12 under 50, which it must then rise above. */
-    enum { N = 12 };
-    uint64_t keys[N] = {1, 50, 2, 51, 52, 10, 11, 53, 54, 55, 56, 12};
+    /* Pushed in heap order (4 children per node), so no node moves: slot 5
+     * (51) sits under slot 1 (50); the last slot (5) sits under slot 2 (2).
+     * Removing 51 moves 5 under 50, which it must then rise above. */
+    enum { N = 13 };
+    uint64_t keys[N] = {1, 50, 2, 3, 4, 51, 52, 53, 54, 10, 11, 12, 5};
     eddy_heap_node_t nodes[N];
     for (size_t i = 0; i < N; i++) {
         nodes[i].key = keys[i];
@@ -171,10 +174,10 @@ static void test_remove_sifts_up(void)
         CHECK_EQ(eddy_heap_push(&h, &nodes[i]), 0);
         CHECK_EQ(nodes[i].index, i);
     }
-    eddy_heap_remove(&h, &nodes[3]);
+    eddy_heap_remove(&h, &nodes[5]);
     check_heap(&h);
-    CHECK_EQ(nodes[11].index, 1);
-    uint64_t expect[] = {1, 2, 10, 11, 12, 50, 52, 53, 54, 55, 56};
+    CHECK_EQ(nodes[12].index, 1);
+    uint64_t expect[] = {1, 2, 3, 4, 5, 10, 11, 12, 50, 52, 53, 54};
     for (size_t i = 0; i < N - 1; i++)
         CHECK_EQ(eddy_heap_pop(&h)->key, expect[i]);
     CHECK(eddy_heap_pop(&h) == NULL);
@@ -258,7 +261,7 @@ static void test_million(void)
     }
     uint64_t floor_key = prev->key;
     for (size_t i = 0; i < N; i++) {
-        if (nodes[i].index < h.len && h.nodes[nodes[i].index] == &nodes[i]) continue;
+        if (nodes[i].index < h.len && h.entries[nodes[i].index].node == &nodes[i]) continue;
         nodes[i].key = floor_key + rng() % 1000003;
         nodes[i].seq = N + i;
         CHECK_EQ(eddy_heap_push(&h, &nodes[i]), 0);
