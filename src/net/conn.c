@@ -575,10 +575,12 @@ static void conn_flush(eddy_conn_t *c)
             return;
         }
         if (file) c->out_file_bytes -= (size_t)n;
-        eddy_chain_consume(&c->out, (size_t)n);
         c->bytes_out += (uint64_t)n;
         c->group->stats.bytes_out += (uint64_t)n;
         c->last_send_time = eddy_loop_now(c->loop);
+        /* Last: it runs the free functions of finished chunks, which may
+         * look at the counters. */
+        eddy_chain_consume(&c->out, (size_t)n);
     }
     check_watermarks(c);
     if (c->state == CONN_FLUSHING && eddy_chain_empty(&c->out)) begin_linger(c);
