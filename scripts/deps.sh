@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libssl-dev zlib1g-dev libuv1-dev
-  curl wrk valgrind
+  curl wrk valgrind python3 netcat-openbsd
 )
 
 missing=()
