@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -89,9 +90,70 @@ static void chain_push(eddy_chain_t *c, eddy_chunk_t *k)
     c->bytes += k->len;
 }
 
+/* Each thread keeps a few free default-size chunks. A server that answers
+ * and flushes every iteration would otherwise allocate and free 16 KiB per
+ * reply, and glibc would keep trimming and regrowing the heap (brk plus a
+ * page fault per reuse). The cache is emptied when the thread exits. */
+#define CHUNK_CACHE_MAX 64
+
+static __thread struct chunk_cache {
+    eddy_chunk_t *head;
+    unsigned count;
+} chunk_cache;
+static pthread_key_t chunk_cache_key;
+static pthread_once_t chunk_cache_once = PTHREAD_ONCE_INIT;
+
+static void chunk_cache_drain(void *unused)
+{
+    while (chunk_cache.head) {
+        eddy_chunk_t *k = chunk_cache.head;
+        chunk_cache.head = k->next;
+        free(k);
+    }
+    chunk_cache.count = 0;
+}
+
+static void chunk_cache_init(void)
+{
+    pthread_key_create(&chunk_cache_key, chunk_cache_drain);
+}
+
+/* The main thread never runs key destructors: drain it at exit too. */
+__attribute__((destructor)) static void chunk_cache_drain_at_exit(void)
+{
+    chunk_cache_drain(NULL);
+}
+
+static eddy_chunk_t *chunk_alloc(size_t cap)
+{
+    if (cap == EDDY_CHUNK_DEFAULT && chunk_cache.head) {
+        eddy_chunk_t *k = chunk_cache.head;
+        chunk_cache.head = k->next;
+        chunk_cache.count--;
+        return k;
+    }
+    return malloc(sizeof(eddy_chunk_t) + cap);
+}
+
+static void chunk_free(eddy_chunk_t *k)
+{
+    if (k->kind != EDDY_CHUNK_COPY || k->u.mem.cap != EDDY_CHUNK_DEFAULT ||
+        chunk_cache.count >= CHUNK_CACHE_MAX) {
+        free(k);
+        return;
+    }
+    if (chunk_cache.count == 0) {
+        pthread_once(&chunk_cache_once, chunk_cache_init);
+        pthread_setspecific(chunk_cache_key, &chunk_cache); /* arms the destructor */
+    }
+    k->next = chunk_cache.head;
+    chunk_cache.head = k;
+    chunk_cache.count++;
+}
+
 static eddy_chunk_t *chunk_new_copy(size_t cap)
 {
-    eddy_chunk_t *k = malloc(sizeof *k + cap);
+    eddy_chunk_t *k = chunk_alloc(cap);
     if (!k) return NULL;
     memset(k, 0, sizeof *k);
     k->kind = EDDY_CHUNK_COPY;
@@ -183,7 +245,7 @@ static void chunk_release(eddy_chunk_t *k)
         k->u.mem.free_fn(k->u.mem.owned, k->u.mem.free_ud);
     else if (k->kind == EDDY_CHUNK_FILE && k->u.file.close_fd)
         close(k->u.file.fd);
-    free(k);
+    chunk_free(k);
 }
 
 static void chain_pop(eddy_chain_t *c)

@@ -84,6 +84,7 @@ void eddy_loop_free(eddy_loop_t *loop)
     free(loop->io);
     free(loop->defers);
     free(loop->scratch);
+    if (loop->net_free) loop->net_free(loop->net);
     free(loop);
 }
 
@@ -109,6 +110,19 @@ const char *eddy_loop_date(const eddy_loop_t *loop)
 
 /* Declared in net/net_internal.h, the only user. */
 char *eddy__loop_scratch(eddy_loop_t *loop, size_t *size);
+void *eddy__loop_net(eddy_loop_t *loop);
+void eddy__loop_set_net(eddy_loop_t *loop, void *net, void (*net_free)(void *));
+
+void *eddy__loop_net(eddy_loop_t *loop)
+{
+    return loop->net;
+}
+
+void eddy__loop_set_net(eddy_loop_t *loop, void *net, void (*net_free)(void *))
+{
+    loop->net = net;
+    loop->net_free = net_free;
+}
 
 #define SCRATCH_SIZE (64 * 1024)
 
@@ -357,8 +371,8 @@ void eddy_loop_stop(eddy_loop_t *loop)
 
 static bool loop_alive(const eddy_loop_t *loop)
 {
-    return loop->io_user_count > 0 || loop->timer_live > 0 ||
-           loop->defer_len > 0 || loop->work_pending > 0 || loop->signal_count > 0;
+    return loop->io_user_count > 0 || loop->timer_live > 0 || loop->defer_len > 0 ||
+           loop->work_pending > 0 || loop->signal_count > 0;
 }
 
 static int poll_timeout(const eddy_loop_t *loop, int limit_ms)

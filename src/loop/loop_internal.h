@@ -110,6 +110,8 @@ struct eddy_loop {
     size_t work_pending; /* jobs queued by this loop whose done has not run */
 
     char *scratch; /* shared read space for the loop's connections */
+    void *net;     /* net/'s per-loop state, freed with net_free */
+    void (*net_free)(void *);
 };
 
 void eddy__loop_post_node(eddy_loop_t *loop, post_node_t *node);

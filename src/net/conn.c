@@ -20,17 +20,15 @@
 #include "eddy/log.h"
 #include "net_internal.h"
 
-#define READS_PER_EVENT  8                 /* then yield to other connections */
-#define SENDFILE_MAX     (4u * 1024 * 1024) /* per sendfile call */
-#define WRITEV_MAX_IOV   64
-#define INPUT_READ_SIZE  (16u * 1024)
+#define READS_PER_EVENT 8                  /* then yield to other connections */
+#define SENDFILE_MAX    (4u * 1024 * 1024) /* per sendfile call */
+#define WRITEV_MAX_IOV  64
+#define INPUT_READ_SIZE (16u * 1024)
 
 static atomic_uint_fast64_t next_conn_id = 1;
 
-static void schedule_flush(eddy_conn_t *c);
 static void schedule_read(eddy_conn_t *c);
 static void conn_read(eddy_conn_t *c);
-static void conn_flush(eddy_conn_t *c);
 static void begin_linger(eddy_conn_t *c);
 
 const char *eddy_close_reason_name(eddy_close_reason_t reason)
@@ -68,8 +66,11 @@ void eddy__group_unref(conn_group_t *g)
 
 eddy_conn_t *eddy__conn_new(conn_group_t *g, int fd, conn_state_t state, const eddy_addr_t *peer)
 {
-    eddy_conn_t *c = calloc(1, sizeof *c);
+    net_loop_t *net = eddy__net_loop(g->loop);
+    eddy_conn_t *c = net ? calloc(1, sizeof *c) : NULL;
     if (!c) return NULL;
+    c->net = net;
+    eddy_list_init(&c->dirty_node);
     c->loop = g->loop;
     c->group = g;
     c->fd = fd;
@@ -90,8 +91,8 @@ eddy_conn_t *eddy__conn_new(conn_group_t *g, int fd, conn_state_t state, const e
  * connection's whole life: no epoll_ctl per reply. */
 static int conn_watch(eddy_conn_t *c)
 {
-    return eddy_io_add(c->loop, c->fd, EDDY_READABLE | EDDY_WRITABLE | EDDY_EDGE,
-                       eddy__conn_io_cb, c);
+    return eddy_io_add(c->loop, c->fd, EDDY_READABLE | EDDY_WRITABLE | EDDY_EDGE, eddy__conn_io_cb,
+                       c);
 }
 
 void eddy__conn_start(eddy_conn_t *c)
@@ -137,7 +138,7 @@ void eddy__conn_connected(eddy_conn_t *c)
         eddy__conn_close_with(c, c->close_cause);
         return;
     }
-    schedule_flush(c);
+    eddy__writer_mark(c);
     /* Input may have come with the edge that reported the connection. */
     c->readable = true;
     schedule_read(c);
@@ -186,6 +187,7 @@ void eddy__conn_finish(eddy_conn_t *c, eddy_close_reason_t reason, int err, bool
     c->out_file_bytes = 0;
     eddy_buf_free(&c->in);
     eddy_list_remove(&c->group_node);
+    eddy__writer_forget(c);
     g->stats.active--;
     g->stats.closed[reason]++;
     EDDY_DEBUG("conn %llu closed: %s (%s)", (unsigned long long)c->id,
@@ -253,7 +255,7 @@ void eddy__conn_close_with(eddy_conn_t *c, int cause)
     eddy_buf_free(&c->in); /* undelivered input is discarded from now on */
     c->paused = false;
     if (!eddy_chain_empty(&c->out)) set_timer(c, c->group->opts.close_flush_timeout);
-    schedule_flush(c);
+    eddy__writer_mark(c);
     if (c->readable) schedule_read(c);
 }
 
@@ -463,24 +465,6 @@ static void conn_read(eddy_conn_t *c)
 
 /* ---- output --------------------------------------------------------------- */
 
-static void flush_deferred(eddy_loop_t *loop, void *ud)
-{
-    eddy_conn_t *c = ud;
-    c->flush_scheduled = false;
-    conn_flush(c);
-    eddy__conn_unref(c);
-}
-
-/* Writes happen once per iteration, after all callbacks have queued their
- * output: pipelined replies leave in one writev. */
-static void schedule_flush(eddy_conn_t *c)
-{
-    if (c->flush_scheduled || c->state == CONN_CLOSED) return;
-    if (eddy_defer(c->loop, flush_deferred, c) < 0) return;
-    c->flush_scheduled = true;
-    c->refs++;
-}
-
 static void check_watermarks(eddy_conn_t *c)
 {
     conn_group_t *g = c->group;
@@ -556,10 +540,11 @@ static ssize_t write_some(eddy_conn_t *c, bool *file)
     struct iovec iov[WRITEV_MAX_IOV];
     struct msghdr msg = {.msg_iov = iov};
     msg.msg_iovlen = (size_t)eddy_chain_iov(&c->out, iov, WRITEV_MAX_IOV);
+    if (msg.msg_iovlen == 1) return send(c->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
     return sendmsg(c->fd, &msg, MSG_NOSIGNAL);
 }
 
-static void conn_flush(eddy_conn_t *c)
+void eddy__conn_flush(eddy_conn_t *c)
 {
     if (c->state != CONN_OPEN && c->state != CONN_FLUSHING) return;
     while (!eddy_chain_empty(&c->out) && !c->write_blocked) {
@@ -599,13 +584,13 @@ static int check_send(eddy_conn_t *c, size_t mem_len)
 static void queued(eddy_conn_t *c)
 {
     check_watermarks(c);
-    if (c->state == CONN_OPEN) schedule_flush(c);
+    if (c->state == CONN_OPEN) eddy__writer_mark(c);
 }
 
 int eddy_send(eddy_conn_t *c, const void *data, size_t len)
 {
     int rc = check_send(c, len);
-    if (rc == 0) rc = eddy_chain_append(&c->out, data, len);
+    if (rc == 0) rc = eddy__writer_append(c, data, len);
     if (rc == 0) queued(c);
     return rc;
 }
@@ -669,7 +654,7 @@ void eddy__conn_io_cb(eddy_loop_t *loop, int fd, unsigned events, void *ud)
     }
     if ((events & (EDDY_WRITABLE | EDDY_ERRORED)) && c->write_blocked) {
         c->write_blocked = false;
-        conn_flush(c);
+        eddy__conn_flush(c);
     }
 }
 

@@ -22,10 +22,12 @@ typedef struct conn_group {
     /* Open connections, least recently heard from first: all share one idle
      * time, so this FIFO is already sorted for heartbeat eviction. */
     eddy_list_t conns;
-    size_t refs; /* one per connection, one for the owner */
+    size_t refs;               /* one per connection, one for the owner */
     eddy_listener_t *listener; /* NULL for client connections */
     void (*release)(struct conn_group *g);
 } conn_group_t;
+
+typedef struct net_loop net_loop_t;
 
 typedef enum conn_state {
     CONN_RESOLVING,  /* client: waiting for getaddrinfo */
@@ -45,12 +47,11 @@ struct eddy_conn {
     void *data;
     unsigned refs; /* the conn itself, plus a pending resolve job */
 
-    bool announced;       /* on_connect ran (or a client): on_close is owed */
-    bool readable;        /* edge-triggered: input may be waiting */
-    bool hangup;          /* the peer's FIN or an error was reported */
-    bool write_blocked;   /* EAGAIN on write: waiting for EPOLLOUT */
-    bool flush_scheduled; /* a deferred flush is queued */
-    bool read_scheduled;  /* a deferred read is queued */
+    bool announced;      /* on_connect ran (or a client): on_close is owed */
+    bool readable;       /* edge-triggered: input may be waiting */
+    bool hangup;         /* the peer's FIN or an error was reported */
+    bool write_blocked;  /* EAGAIN on write: waiting for EPOLLOUT */
+    bool read_scheduled; /* a deferred read is queued */
     bool paused;
     bool peer_eof;
     bool peer_closed_first; /* the close began with the peer's FIN */
@@ -62,13 +63,15 @@ struct eddy_conn {
     eddy_chain_t out;
     size_t out_file_bytes; /* part of out.bytes that are file ranges */
 
-    int64_t timer;   /* connect, flush or linger deadline (0 = none) */
-    int close_cause; /* err reported with a graceful close eddy began itself */
-    size_t discarded; /* input thrown away while closing */
+    int64_t timer;                    /* connect, flush or linger deadline (0 = none) */
+    int close_cause;                  /* err reported with a graceful close eddy began itself */
+    size_t discarded;                 /* input thrown away while closing */
     eddy_close_reason_t close_reason; /* set when the socket is closed */
     int close_err;
 
     eddy_list_t group_node;
+    eddy_list_t dirty_node; /* on the loop's write list */
+    net_loop_t *net;
     eddy_addr_t peer;
     uint64_t connect_time, last_recv_time, last_send_time;
     uint64_t bytes_in, bytes_out;
@@ -94,7 +97,21 @@ void eddy__group_init(conn_group_t *g, eddy_loop_t *loop, const eddy_port_option
 void eddy__group_unref(conn_group_t *g);
 int eddy__socket_apply_options(int fd, const eddy_port_options_t *o, bool tcp);
 
-/* 64 KiB of scratch space shared by every connection of the loop's thread. */
+/* Write c's queued output now (also called by the write phase). */
+void eddy__conn_flush(eddy_conn_t *c);
+
+/* writer.c: the end-of-iteration write phase and the output arena. */
+net_loop_t *eddy__net_loop(eddy_loop_t *loop);
+/* Queue a copy of data on c's output (arena or heap). 0 or -ENOMEM. */
+int eddy__writer_append(eddy_conn_t *c, const void *data, size_t len);
+/* Have c's output written in this iteration's write phase. */
+void eddy__writer_mark(eddy_conn_t *c);
+void eddy__writer_forget(eddy_conn_t *c);
+
+/* Owned by loop/, for net/ only: 64 KiB of scratch space shared by every
+ * connection of the loop, and a slot for net/'s per-loop state. */
 char *eddy__loop_scratch(eddy_loop_t *loop, size_t *size);
+void *eddy__loop_net(eddy_loop_t *loop);
+void eddy__loop_set_net(eddy_loop_t *loop, void *net, void (*net_free)(void *));
 
 #endif
