@@ -21,5 +21,6 @@
 #include "eddy/conn.h"
 #include "eddy/listener.h"
 #include "eddy/client.h"
+#include "eddy/server.h"
 
 #endif

@@ -88,7 +88,7 @@ typedef struct eddy_conn_callbacks {
 } eddy_conn_callbacks_t;
 
 typedef struct eddy_conn_info {
-    uint64_t id;           /* unique within the process, never reused */
+    uint64_t id; /* unique within the process, never reused */
     int fd;
     eddy_addr_t peer;
     eddy_addr_t local;
@@ -130,6 +130,11 @@ EDDY_EXPORT eddy_listener_t *eddy_conn_listener(const eddy_conn_t *c);
 EDDY_EXPORT const eddy_addr_t *eddy_conn_peer(const eddy_conn_t *c);
 EDDY_EXPORT void eddy_conn_info(const eddy_conn_t *c, eddy_conn_info_t *out);
 EDDY_EXPORT size_t eddy_conn_queued(const eddy_conn_t *c);
+/* The socket descriptor (-1 once closed). Do not read, write or close it. */
+EDDY_EXPORT int eddy_conn_fd(const eddy_conn_t *c);
+/* Exempt c from heartbeat eviction (on), or make it subject again with a
+ * fresh idle period (off). */
+EDDY_EXPORT void eddy_conn_protect(eddy_conn_t *c, bool on);
 EDDY_EXPORT bool eddy_conn_closing(const eddy_conn_t *c);
 
 #endif

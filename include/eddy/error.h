@@ -26,7 +26,8 @@
     X(ECONN_LIMIT, 4010, "max_connection reached")                                                \
     X(ELINGER, 4011, "peer did not acknowledge all output before the linger deadline")            \
     X(ESTATE, 4012, "operation not allowed in the object's current state")                        \
-    X(ETIMER, 4013, "no live timer with that id")
+    X(ETIMER, 4013, "no live timer with that id")                                                \
+    X(ESESSION, 4014, "no such session: the connection is gone or belongs elsewhere")
 
 enum {
 #define EDDY_ERR_ENUM_(name, value, msg) EDDY_##name = value,

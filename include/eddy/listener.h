@@ -23,16 +23,16 @@
 #include "options.h"
 
 typedef struct eddy_net_stats {
-    uint64_t accepted;   /* connections handed to on_connect */
-    uint64_t refused;    /* closed at once because of max_connection */
-    uint64_t active;     /* open now (including closing ones) */
+    uint64_t accepted;                        /* connections handed to on_connect */
+    uint64_t refused;                         /* closed at once because of max_connection */
+    uint64_t active;                          /* open now (including closing ones) */
     uint64_t closed[EDDY_CLOSE_REASON_COUNT]; /* by eddy_close_reason_t */
-    uint64_t evicted;         /* idle past heartbeat_idle_time */
-    uint64_t framing_errors;  /* packets over package_max_length or bad lengths */
-    uint64_t accept_paused;   /* times accepting paused on EMFILE/ENFILE */
+    uint64_t evicted;                         /* idle past heartbeat_idle_time */
+    uint64_t framing_errors;                  /* packets over package_max_length or bad lengths */
+    uint64_t accept_paused;                   /* times accepting paused on EMFILE/ENFILE */
     uint64_t bytes_in;
     uint64_t bytes_out;
-    uint64_t packets_in;      /* on_receive / on_packet calls */
+    uint64_t packets_in; /* on_receive / on_packet calls */
 } eddy_net_stats_t;
 
 /* Listen on url ("tcp://127.0.0.1:0", "tcp://[::1]:8080", "unix:///tmp/s",
@@ -40,6 +40,19 @@ typedef struct eddy_net_stats {
  * Returns 0, -EDDY_EADDR, -EDDY_EOPTION, or -errno from socket/bind/listen. */
 EDDY_EXPORT int eddy_listen(eddy_loop_t *loop, const char *url, const eddy_port_options_t *opts,
                             const eddy_conn_callbacks_t *cbs, void *ud, eddy_listener_t **out);
+/* Create a socket bound to url — listening, for stream schemes — without a
+ * loop, to be handed to eddy_listener_adopt (e.g. in forked workers). The
+ * socket options of opts (NULL: defaults) apply. Returns the descriptor
+ * (close-on-exec, non-blocking) or an error; *bound is the bound address.
+ * A unix:// socket file is the caller's to remove. */
+EDDY_EXPORT int eddy_bind(const char *url, const eddy_port_options_t *opts, eddy_addr_t *bound);
+/* Serve an already bound (and listening) socket: TCP, Unix stream or UDP,
+ * told apart by the socket itself. The listener owns fd from then on and
+ * closes it with the listener (it never removes a unix:// socket file);
+ * on error the caller still owns it. */
+EDDY_EXPORT int eddy_listener_adopt(eddy_loop_t *loop, int fd, const eddy_port_options_t *opts,
+                                    const eddy_conn_callbacks_t *cbs, void *ud,
+                                    eddy_listener_t **out);
 /* Stop accepting and close the listening socket; open connections go on. */
 EDDY_EXPORT void eddy_listener_close(eddy_listener_t *l);
 /* Stop accepting and gracefully close every connection (with err

@@ -706,6 +706,17 @@ const eddy_addr_t *eddy_conn_peer(const eddy_conn_t *c)
     return &c->peer;
 }
 
+int eddy_conn_fd(const eddy_conn_t *c)
+{
+    return c->fd;
+}
+
+void eddy_conn_protect(eddy_conn_t *c, bool on)
+{
+    c->protected_ = on;
+    if (!on && c->state == CONN_OPEN) touch(c);
+}
+
 size_t eddy_conn_queued(const eddy_conn_t *c)
 {
     return c->out.bytes;

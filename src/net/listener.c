@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -169,6 +170,11 @@ static void heartbeat_cb(eddy_loop_t *loop, int64_t id, void *ud)
         if (c->state == CONN_OPEN && now - c->last_recv_time < idle_ms)
             break; /* the rest are younger */
         if (c->state != CONN_OPEN) continue;
+        if (c->protected_) {
+            /* Out of the way: the rest of the list stays sorted by age. */
+            eddy_list_move_tail(&g->conns, node);
+            continue;
+        }
         g->stats.evicted++;
         eddy__conn_close_with(c, -ETIMEDOUT);
     }
@@ -237,17 +243,16 @@ static void unlink_own_path(eddy_listener_t *l)
         unlink(l->addr.u.un.sun_path);
 }
 
-static int open_socket(eddy_listener_t *l)
+/* Create, bind and (for streams) listen; *addr becomes the bound address. */
+static int bind_socket(eddy_scheme_t scheme, eddy_addr_t *addr, const eddy_port_options_t *o)
 {
-    const eddy_port_options_t *o = &l->group.opts;
-    int family = l->addr.u.sa.sa_family;
-    int type = l->scheme == EDDY_SCHEME_UDP ? SOCK_DGRAM : SOCK_STREAM;
+    int family = addr->u.sa.sa_family;
+    int type = scheme == EDDY_SCHEME_UDP ? SOCK_DGRAM : SOCK_STREAM;
     int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
-    l->fd = fd;
+    int rc = 0;
     if (family == AF_UNIX) {
-        int rc = unlink_stale_socket(&l->addr);
-        if (rc < 0) return rc;
+        rc = unlink_stale_socket(addr);
     } else {
         /* SO_REUSEADDR lets a restarted TCP server bind over TIME_WAIT; on a
          * UDP socket it would let a second server share the port silently. */
@@ -256,18 +261,48 @@ static int open_socket(eddy_listener_t *l)
         /* Explicit either way: the system default (bindv6only) varies. */
         if (family == AF_INET6) set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, o->ipv6_only ? 1 : 0);
     }
-    if (bind(fd, &l->addr.u.sa, l->addr.len) < 0) return -errno;
-    if (family == AF_UNIX) remember_path(l);
-    if (type == SOCK_STREAM) {
+    if (rc == 0 && bind(fd, &addr->u.sa, addr->len) < 0) rc = -errno;
+    if (rc == 0 && type == SOCK_STREAM) {
         if (family != AF_UNIX && o->tcp_defer_accept)
             set_int(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, o->tcp_defer_accept);
         if (family != AF_UNIX && o->tcp_fastopen)
             set_int(fd, IPPROTO_TCP, TCP_FASTOPEN, o->tcp_fastopen);
-        if (listen(fd, o->backlog) < 0) return -errno;
+        if (listen(fd, o->backlog) < 0) rc = -errno;
     }
-    l->addr.len = sizeof l->addr.u;
-    if (getsockname(fd, &l->addr.u.sa, &l->addr.len) < 0) return -errno;
-    return listener_watch(l);
+    addr->len = sizeof addr->u;
+    if (rc == 0 && getsockname(fd, &addr->u.sa, &addr->len) < 0) rc = -errno;
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+int eddy_bind(const char *url, const eddy_port_options_t *opts, eddy_addr_t *bound)
+{
+    eddy_url_t u;
+    eddy_port_options_t defaults;
+    if (!opts) {
+        eddy_port_options_init(&defaults);
+        opts = &defaults;
+    }
+    int rc = eddy_url_parse(url, &u);
+    if (rc == 0) rc = eddy_port_options_validate(opts);
+    if (rc == 0) rc = eddy_addr_from_url(&u, bound);
+    if (rc < 0) return rc;
+    return bind_socket(u.scheme, bound, opts);
+}
+
+static eddy_listener_t *listener_new(eddy_loop_t *loop, const eddy_port_options_t *opts,
+                                     const eddy_conn_callbacks_t *cbs, void *ud)
+{
+    eddy_listener_t *l = calloc(1, sizeof *l);
+    if (!l) return NULL;
+    eddy__group_init(&l->group, loop, opts, cbs, ud);
+    l->group.listener = l;
+    l->group.release = listener_release;
+    l->fd = -1;
+    return l;
 }
 
 int eddy_listen(eddy_loop_t *loop, const char *url, const eddy_port_options_t *opts,
@@ -276,20 +311,49 @@ int eddy_listen(eddy_loop_t *loop, const char *url, const eddy_port_options_t *o
     eddy_url_t u;
     int rc = eddy_url_parse(url, &u);
     if (rc < 0) return rc;
-    eddy_listener_t *l = calloc(1, sizeof *l);
+    eddy_listener_t *l = listener_new(loop, opts, cbs, ud);
     if (!l) return -ENOMEM;
-    eddy__group_init(&l->group, loop, opts, cbs, ud);
-    l->group.listener = l;
-    l->group.release = listener_release;
     l->scheme = u.scheme;
-    l->fd = -1;
     rc = eddy_port_options_validate(&l->group.opts);
     if (rc == 0) rc = eddy_addr_from_url(&u, &l->addr);
-    if (rc == 0) rc = open_socket(l);
+    if (rc == 0) rc = bind_socket(u.scheme, &l->addr, &l->group.opts);
+    if (rc >= 0) {
+        l->fd = rc;
+        if (u.scheme == EDDY_SCHEME_UNIX) remember_path(l);
+        rc = listener_watch(l);
+    }
     if (rc < 0) {
         unlink_own_path(l);
         if (l->fd >= 0) close(l->fd);
         free(l);
+        return rc;
+    }
+    start_heartbeat(l);
+    *out = l;
+    return 0;
+}
+
+int eddy_listener_adopt(eddy_loop_t *loop, int fd, const eddy_port_options_t *opts,
+                        const eddy_conn_callbacks_t *cbs, void *ud, eddy_listener_t **out)
+{
+    int type;
+    socklen_t type_len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) < 0) return -errno;
+    eddy_listener_t *l = listener_new(loop, opts, cbs, ud);
+    if (!l) return -ENOMEM;
+    int rc = eddy_port_options_validate(&l->group.opts);
+    l->addr.len = sizeof l->addr.u;
+    if (rc == 0 && getsockname(fd, &l->addr.u.sa, &l->addr.len) < 0) rc = -errno;
+    if (rc == 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) rc = -errno;
+    if (rc == 0) {
+        l->scheme = type == SOCK_DGRAM                  ? EDDY_SCHEME_UDP
+                    : l->addr.u.sa.sa_family == AF_UNIX ? EDDY_SCHEME_UNIX
+                                                        : EDDY_SCHEME_TCP;
+        l->fd = fd;
+        rc = listener_watch(l);
+    }
+    if (rc < 0) {
+        free(l); /* the caller keeps fd */
         return rc;
     }
     start_heartbeat(l);

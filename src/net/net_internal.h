@@ -50,6 +50,7 @@ struct eddy_conn {
     bool announced;      /* on_connect ran (or a client): on_close is owed */
     bool readable;       /* edge-triggered: input may be waiting */
     bool hangup;         /* the peer's FIN or an error was reported */
+    bool protected_;     /* exempt from heartbeat eviction */
     bool write_blocked;  /* EAGAIN on write: waiting for EPOLLOUT */
     bool read_scheduled; /* a deferred read is queued */
     bool paused;

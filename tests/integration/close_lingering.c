@@ -79,7 +79,7 @@ static void stop_cb(eddy_loop_t *loop, void *ud)
     eddy_listener_shutdown(s->listener);
 }
 
-static void eddy_server_start(server_t *s)
+static void start_eddy_server(server_t *s)
 {
     eddy_port_options_t o;
     eddy_port_options_init(&o);
@@ -92,7 +92,7 @@ static void eddy_server_start(server_t *s)
     CHECK(pthread_create(&s->thread, NULL, eddy_thread, s) == 0);
 }
 
-static void eddy_server_stop(server_t *s)
+static void stop_eddy_server(server_t *s)
 {
     eddy_loop_post(s->loop, stop_cb, s);
     pthread_join(s->thread, NULL);
@@ -208,10 +208,10 @@ static void test_eddy_close_delivers_everything(void)
     const char *env = getenv("EDDY_CLOSE_TRIALS");
     int per_combo = env ? atoi(env) : 10;
     server_t s;
-    eddy_server_start(&s);
+    start_eddy_server(&s);
     outcome_t small = {0}, big = {0};
     run_trials(s.port, per_combo, 0, &small, &big);
-    eddy_server_stop(&s);
+    stop_eddy_server(&s);
     printf("eddy: %d small trials, %d intact, %d reset; %d 1MiB trials, %d intact, %d reset\n",
            small.trials, small.intact, small.reset, big.trials, big.intact, big.reset);
     CHECK_EQ(small.intact, small.trials);

@@ -1,0 +1,182 @@
+/*
+ * eddy/server.h — the supervised multi-process server.
+ *
+ * eddy_server_t is Swoole's Server model in C. One call, eddy_server_start,
+ * turns the calling process into the master of a small process tree:
+ *
+ *   master ── worker #0 … worker #N-1       (BASE mode: the master is also
+ *          └─ task worker #N … #N+T-1        the manager that forks them)
+ *
+ * In BASE mode every worker runs its own loop and accepts on the listening
+ * sockets the master bound (or on its own SO_REUSEPORT socket), serving its
+ * connections itself: the fastest path, no IPC. The master forks the workers
+ * and task workers, restarts any that exit or crash (on_worker_error says
+ * which, with the exit code or signal), replaces them one by one on reload
+ * (SIGUSR1: workers, SIGUSR2: task workers) or when a worker has served
+ * max_request packets, and shuts the tree down on SIGTERM (or SIGINT): every
+ * worker stops accepting, finishes its work and closes its connections
+ * gracefully within max_wait_time; a second SIGTERM forces.
+ *
+ * A worker that leaves (reload, max_request, shutdown) never drops a
+ * response: it stops accepting, lets in-flight work finish, then closes each
+ * connection through the graceful close of eddy/conn.h — never a reset.
+ *
+ * Connections are named by a 64-bit session id: the owning worker, the
+ * socket's descriptor and a generation, so an id that outlived its
+ * connection is refused (-EDDY_ESESSION) and never reaches a newer
+ * connection that reuses the descriptor.
+ *
+ * Threads and processes: eddy_server_start forks before any thread exists;
+ * each process has one loop, and every callback runs on it. Callbacks and
+ * methods are called in the process the comment names ("worker" for most).
+ */
+#ifndef EDDY_SERVER_H
+#define EDDY_SERVER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "addr.h"
+#include "common.h"
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+#include "options.h"
+
+typedef struct eddy_server eddy_server_t;
+typedef uint64_t eddy_session_t;
+
+typedef enum eddy_server_mode {
+    EDDY_MODE_BASE = 1,
+} eddy_server_mode_t;
+
+typedef struct eddy_server_options {
+    eddy_server_mode_t mode;    /* "mode": base (default) */
+    int worker_num;             /* "worker_num": default the number of CPUs */
+    int task_worker_num;        /* "task_worker_num": default 0 */
+    uint64_t max_request;       /* "max_request": packets per worker before it is
+                                   replaced, 0 = never */
+    uint64_t max_request_grace; /* "max_request_grace": up to this many more, at
+                                   random, so workers do not all recycle at once;
+                                   default max_request / 2 */
+    uint64_t task_max_request;  /* "task_max_request": tasks per task worker, 0 = never */
+    uint64_t max_wait_time;     /* "max_wait_time": seconds a leaving worker may take
+                                   to finish and close gracefully, default 3 */
+    bool reload_async;          /* "reload_async": replace all workers at once */
+    bool daemonize;             /* "daemonize": detach into the background */
+    const char *pid_file;       /* "pid_file": written by the master */
+    const char *log_file;       /* "log_file": reopened on SIGRTMIN (rotation) */
+    eddy_log_level_t log_level; /* "log_level" */
+    const char *user;           /* "user": drop privileges after binding */
+    const char *group;          /* "group" */
+    eddy_port_options_t port;   /* defaults for every port: framing, buffers,
+                                   heartbeat, max_connection, ... (any key of
+                                   eddy_port_options_set) */
+} eddy_server_options_t;
+
+/* Everything is optional. Process in brackets. */
+typedef struct eddy_server_callbacks {
+    void (*on_start)(eddy_server_t *s, void *ud);    /* [master] ports bound, workers forking */
+    void (*on_shutdown)(eddy_server_t *s, void *ud); /* [master] every worker has exited */
+    void (*on_worker_start)(eddy_server_t *s, int worker_id, void *ud); /* [worker, task worker] */
+    void (*on_worker_stop)(eddy_server_t *s, int worker_id, void *ud);  /* [worker, task worker] */
+    /* [master] a worker exited unexpectedly: exit_code, or signo if killed. */
+    void (*on_worker_error)(eddy_server_t *s, int worker_id, pid_t pid, int exit_code, int signo,
+                            void *ud);
+    void (*on_connect)(eddy_server_t *s, eddy_session_t session, void *ud);
+    void (*on_receive)(eddy_server_t *s, eddy_session_t session, const char *data, size_t len,
+                       void *ud);
+    void (*on_close)(eddy_server_t *s, eddy_session_t session, eddy_close_reason_t reason, int err,
+                     void *ud);
+    void (*on_buffer_full)(eddy_server_t *s, eddy_session_t session, void *ud);
+    void (*on_buffer_empty)(eddy_server_t *s, eddy_session_t session, void *ud);
+    /* [worker] a datagram on a udp:// port; answer with eddy_server_sendto. */
+    void (*on_packet)(eddy_server_t *s, int port, const char *data, size_t len,
+                      const eddy_addr_t *from, void *ud);
+} eddy_server_callbacks_t;
+
+EDDY_EXPORT void eddy_server_options_init(eddy_server_options_t *o);
+
+/* A new server with opts (NULL: defaults) and callbacks (copied). ud is
+ * passed to every callback. */
+EDDY_EXPORT int eddy_server_new(const eddy_server_options_t *opts,
+                                const eddy_server_callbacks_t *cbs, void *ud, eddy_server_t **out);
+/* Release a server that is not running (after eddy_server_start returned,
+ * or instead of starting it). */
+EDDY_EXPORT void eddy_server_free(eddy_server_t *s);
+
+/* Set one option by its Swoole name (see eddy_server_options_t, plus every
+ * port key). Returns 0, -EDDY_EUNKNOWN_OPTION or -EDDY_EOPTION (a value that
+ * does not parse or is out of range). Options that only make sense together
+ * (open_eof_split needs package_eof) are checked by eddy_server_listen and
+ * eddy_server_start. Only before eddy_server_start. Strings are copied. */
+EDDY_EXPORT int eddy_server_set(eddy_server_t *s, const char *key, const char *value);
+/* Read "key = value" lines (# comments, blank lines) and set each. On error
+ * *line (if not NULL) is the offending line number. */
+EDDY_EXPORT int eddy_server_load_config(eddy_server_t *s, const char *path, int *line);
+
+/* Add a port: "tcp://127.0.0.1:9501", "tcp://[::1]:0", "unix:///tmp/s",
+ * "udp://127.0.0.1:0". opts NULL: the server's port options; cbs NULL: the
+ * server's callbacks. Binds at once (so port 0 is resolved and errors are
+ * immediate). Returns the port index (>= 0) or an error. */
+EDDY_EXPORT int eddy_server_listen(eddy_server_t *s, const char *url,
+                                   const eddy_port_options_t *opts,
+                                   const eddy_server_callbacks_t *cbs, void *ud);
+/* The bound port number of port index i (e.g. after asking for 0). */
+EDDY_EXPORT int eddy_server_port(const eddy_server_t *s, int i);
+
+/* Run the server; returns in the master after shutdown (0 or an error), and
+ * never returns in the processes it forks (they exit). */
+EDDY_EXPORT int eddy_server_start(eddy_server_t *s);
+
+/* ---- methods, called in a worker -------------------------------------- */
+
+EDDY_EXPORT int eddy_server_send(eddy_server_t *s, eddy_session_t session, const void *data,
+                                 size_t len);
+EDDY_EXPORT int eddy_server_sendfile(eddy_server_t *s, eddy_session_t session, int fd, off_t offset,
+                                     size_t len);
+EDDY_EXPORT int eddy_server_sendto(eddy_server_t *s, int port, const eddy_addr_t *to,
+                                   const void *data, size_t len);
+EDDY_EXPORT int eddy_server_close(eddy_server_t *s, eddy_session_t session);
+EDDY_EXPORT int eddy_server_reset(eddy_server_t *s, eddy_session_t session);
+EDDY_EXPORT int eddy_server_pause(eddy_server_t *s, eddy_session_t session);
+EDDY_EXPORT int eddy_server_resume(eddy_server_t *s, eddy_session_t session);
+EDDY_EXPORT bool eddy_server_exists(eddy_server_t *s, eddy_session_t session);
+
+typedef struct eddy_session_info {
+    int worker_id;
+    int port; /* port index */
+    eddy_conn_info_t conn;
+} eddy_session_info_t;
+
+EDDY_EXPORT int eddy_server_info(eddy_server_t *s, eddy_session_t session,
+                                 eddy_session_info_t *out);
+/* Call fn for every open session of this worker. */
+EDDY_EXPORT void
+eddy_server_foreach(eddy_server_t *s,
+                    void (*fn)(eddy_server_t *s, eddy_session_t session, void *arg), void *arg);
+/* Exempt a session from heartbeat eviction (or make it subject again). */
+EDDY_EXPORT int eddy_server_protect(eddy_server_t *s, eddy_session_t session, bool on);
+
+typedef struct eddy_server_stats {
+    uint64_t start_time;  /* wall clock, seconds */
+    uint64_t requests;    /* on_receive calls in this worker */
+    eddy_net_stats_t net; /* this worker's ports, summed */
+} eddy_server_stats_t;
+
+EDDY_EXPORT void eddy_server_stats(eddy_server_t *s, eddy_server_stats_t *out);
+
+/* ---- process control (any process of the tree) ------------------------- */
+
+/* Replace the workers (task_workers_only: the task workers) gracefully. */
+EDDY_EXPORT int eddy_server_reload(eddy_server_t *s, bool task_workers_only);
+/* Shut the whole tree down gracefully. */
+EDDY_EXPORT int eddy_server_shutdown(eddy_server_t *s);
+/* Ask worker_id to leave gracefully; the master starts a replacement. */
+EDDY_EXPORT int eddy_server_stop_worker(eddy_server_t *s, int worker_id);
+
+EDDY_EXPORT int eddy_server_worker_id(const eddy_server_t *s); /* -1 in the master */
+EDDY_EXPORT pid_t eddy_server_master_pid(const eddy_server_t *s);
+EDDY_EXPORT eddy_loop_t *eddy_server_loop(const eddy_server_t *s); /* this process's loop */
+
+#endif

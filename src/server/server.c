@@ -1,0 +1,427 @@
+#include <ctype.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "eddy/error.h"
+#include "server_internal.h"
+
+/* ---- options ---------------------------------------------------------------- */
+
+void eddy_server_options_init(eddy_server_options_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->mode = EDDY_MODE_BASE;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    o->worker_num = cpus > 0 ? (int)cpus : 1;
+    o->max_wait_time = 3;
+    o->log_level = eddy_log_get_level();
+    eddy_port_options_init(&o->port);
+}
+
+static int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    if (!s || !isdigit((unsigned char)s[0])) return -EDDY_EOPTION;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end != '\0' || v < min || v > max) return -EDDY_EOPTION;
+    *out = v;
+    return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"1", "true", "on", "yes"};
+    static const char *const no[] = {"0", "false", "off", "no"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) return *out = true, 0;
+        if (strcasecmp(s, no[i]) == 0) return *out = false, 0;
+    }
+    return -EDDY_EOPTION;
+}
+
+static int set_string(const char **field, const char *value)
+{
+    if (!value[0]) return -EDDY_EOPTION;
+    char *copy = strdup(value);
+    if (!copy) return -ENOMEM;
+    free((char *)*field);
+    *field = copy;
+    return 0;
+}
+
+#define MAX_WORKERS 4094 /* the session id has 12 bits for the worker */
+
+static int set_number(eddy_server_options_t *o, const char *key, const char *value, bool *found)
+{
+    struct {
+        const char *key;
+        uint64_t min, max;
+    } const keys[] = {
+        {"worker_num", 1, MAX_WORKERS},      {"task_worker_num", 0, MAX_WORKERS},
+        {"max_request", 0, UINT32_MAX},      {"max_request_grace", 0, UINT32_MAX},
+        {"task_max_request", 0, UINT32_MAX}, {"max_wait_time", 1, 86400},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (strcmp(key, keys[i].key) != 0) continue;
+        *found = true;
+        uint64_t v;
+        int rc = parse_uint(value, keys[i].min, keys[i].max, &v);
+        if (rc < 0) return rc;
+        switch (i) {
+        case 0: o->worker_num = (int)v; break;
+        case 1: o->task_worker_num = (int)v; break;
+        case 2: o->max_request = v; break;
+        case 3: o->max_request_grace = v; break;
+        case 4: o->task_max_request = v; break;
+        default: o->max_wait_time = v; break;
+        }
+        return 0;
+    }
+    return 0;
+}
+
+static int options_set(eddy_server_options_t *o, const char *key, const char *value)
+{
+    if (!key) return -EDDY_EUNKNOWN_OPTION;
+    if (!value) return -EDDY_EOPTION;
+    bool found = false;
+    int rc = set_number(o, key, value, &found);
+    if (found) return rc;
+    if (strcmp(key, "mode") == 0) {
+        if (strcasecmp(value, "base") == 0 || strcmp(value, "1") == 0)
+            return o->mode = EDDY_MODE_BASE, 0;
+        return -EDDY_EOPTION;
+    }
+    if (strcmp(key, "reload_async") == 0) return parse_bool(value, &o->reload_async);
+    if (strcmp(key, "daemonize") == 0) return parse_bool(value, &o->daemonize);
+    if (strcmp(key, "pid_file") == 0) return set_string(&o->pid_file, value);
+    if (strcmp(key, "log_file") == 0) return set_string(&o->log_file, value);
+    if (strcmp(key, "user") == 0) return set_string(&o->user, value);
+    if (strcmp(key, "group") == 0) return set_string(&o->group, value);
+    if (strcmp(key, "log_level") == 0) {
+        eddy_log_level_t level;
+        if (eddy_log_level_parse(value, &level) < 0) return -EDDY_EOPTION;
+        o->log_level = level;
+        return 0;
+    }
+    return eddy_port_options_set(&o->port, key, value);
+}
+
+static void options_free(eddy_server_options_t *o)
+{
+    free((char *)o->pid_file);
+    free((char *)o->log_file);
+    free((char *)o->user);
+    free((char *)o->group);
+}
+
+static int options_copy(eddy_server_options_t *dst, const eddy_server_options_t *src)
+{
+    *dst = *src;
+    dst->pid_file = dst->log_file = dst->user = dst->group = NULL;
+    const char *const from[] = {src->pid_file, src->log_file, src->user, src->group};
+    const char **to[] = {&dst->pid_file, &dst->log_file, &dst->user, &dst->group};
+    for (size_t i = 0; i < 4; i++) {
+        if (!from[i]) continue;
+        int rc = set_string(to[i], from[i]);
+        if (rc < 0) {
+            options_free(dst);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int options_validate(const eddy_server_options_t *o)
+{
+    if (o->mode != EDDY_MODE_BASE) return -EDDY_EOPTION;
+    if (o->worker_num < 1 || o->worker_num > MAX_WORKERS) return -EDDY_EOPTION;
+    if (o->task_worker_num != 0) return -EDDY_EOPTION; /* task workers: not built yet */
+    if (o->worker_num + o->task_worker_num > MAX_WORKERS) return -EDDY_EOPTION;
+    if (o->max_wait_time < 1) return -EDDY_EOPTION;
+    return eddy_port_options_validate(&o->port);
+}
+
+/* ---- the server object -------------------------------------------------- */
+
+int eddy_server_new(const eddy_server_options_t *opts, const eddy_server_callbacks_t *cbs, void *ud,
+                    eddy_server_t **out)
+{
+    eddy_server_t *s = calloc(1, sizeof *s);
+    if (!s) return -ENOMEM;
+    int rc = 0;
+    if (opts)
+        rc = options_copy(&s->opts, opts);
+    else
+        eddy_server_options_init(&s->opts);
+    if (rc == 0 && opts) rc = options_validate(&s->opts);
+    if (rc < 0) {
+        options_free(&s->opts);
+        free(s);
+        return rc;
+    }
+    if (cbs) s->cbs = *cbs;
+    s->ud = ud;
+    s->worker_id = -1;
+    s->notice_pipe[0] = s->notice_pipe[1] = -1;
+    *out = s;
+    return 0;
+}
+
+void eddy_server_free(eddy_server_t *s)
+{
+    if (!s) return;
+    for (int i = 0; i < s->nports; i++) {
+        if (s->ports[i].fd >= 0) close(s->ports[i].fd);
+        free(s->ports[i].url);
+    }
+    free(s->ports);
+    free(s->slots);
+    free(s->sessions);
+    options_free(&s->opts);
+    free(s);
+}
+
+int eddy_server_set(eddy_server_t *s, const char *key, const char *value)
+{
+    if (s->started) return -EDDY_ESTATE;
+    eddy_server_options_t o;
+    int rc = options_copy(&o, &s->opts);
+    if (rc < 0) return rc;
+    /* Combinations (EOF framing without package_eof yet ...) are checked by
+     * eddy_server_listen and eddy_server_start: settings come one at a time. */
+    rc = options_set(&o, key, value);
+    if (rc < 0) {
+        options_free(&o);
+        return rc;
+    }
+    options_free(&s->opts);
+    s->opts = o;
+    return 0;
+}
+
+static char *trim(char *p)
+{
+    while (isspace((unsigned char)*p))
+        p++;
+    char *end = p + strlen(p);
+    while (end > p && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return p;
+}
+
+int eddy_server_load_config(eddy_server_t *s, const char *path, int *line_out)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) return -errno;
+    char buf[4096];
+    int line = 0, rc = 0;
+    while (rc == 0 && fgets(buf, sizeof buf, f)) {
+        line++;
+        if (!strchr(buf, '\n') && !feof(f)) {
+            rc = -EDDY_EOPTION; /* a line longer than the buffer */
+            break;
+        }
+        char *p = trim(buf);
+        if (*p == '\0' || *p == '#') continue;
+        char *eq = strchr(p, '=');
+        if (!eq) {
+            rc = -EDDY_EOPTION;
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(p), *value = trim(eq + 1);
+        size_t n = strlen(value);
+        if (n >= 2 && value[0] == '"' && value[n - 1] == '"') { /* "quoted value" */
+            value[n - 1] = '\0';
+            value++;
+        }
+        rc = eddy_server_set(s, key, value);
+    }
+    fclose(f);
+    if (rc < 0 && line_out) *line_out = line;
+    return rc;
+}
+
+int eddy_server_listen(eddy_server_t *s, const char *url, const eddy_port_options_t *opts,
+                       const eddy_server_callbacks_t *cbs, void *ud)
+{
+    if (s->started) return -EDDY_ESTATE;
+    const eddy_port_options_t *o = opts ? opts : &s->opts.port;
+    server_port_t *ports = realloc(s->ports, (size_t)(s->nports + 1) * sizeof *ports);
+    if (!ports) return -ENOMEM;
+    s->ports = ports;
+    server_port_t *p = &ports[s->nports];
+    memset(p, 0, sizeof *p);
+    p->index = s->nports;
+    p->opts = *o;
+    p->cbs = cbs ? *cbs : s->cbs;
+    p->ud = cbs ? ud : s->ud;
+    p->url = strdup(url);
+    if (!p->url) return -ENOMEM;
+    int fd = eddy_bind(url, o, &p->addr);
+    if (fd < 0) {
+        free(p->url);
+        return fd;
+    }
+    p->unix_path = p->addr.u.sa.sa_family == AF_UNIX;
+    if (o->reuse_port && !p->unix_path) {
+        /* Each worker binds its own socket on the now known port. The probe
+         * socket stays open until the workers run, holding the port. */
+        p->fd = fd;
+    } else {
+        p->fd = fd;
+    }
+    return s->nports++;
+}
+
+int eddy_server_port(const eddy_server_t *s, int i)
+{
+    if (i < 0 || i >= s->nports) return -EINVAL;
+    return eddy_addr_port(&s->ports[i].addr);
+}
+
+int eddy__server_total_workers(const eddy_server_t *s)
+{
+    return s->opts.worker_num + s->opts.task_worker_num;
+}
+
+void eddy__server_notice(eddy_server_t *s, notice_type_t type, int worker_id)
+{
+    notice_t n = {type, worker_id};
+    ssize_t w = write(s->notice_pipe[1], &n, sizeof n);
+    (void)w; /* the master is gone: nothing to tell */
+}
+
+int eddy_server_worker_id(const eddy_server_t *s)
+{
+    return s->worker_id;
+}
+
+pid_t eddy_server_master_pid(const eddy_server_t *s)
+{
+    return s->master_pid;
+}
+
+eddy_loop_t *eddy_server_loop(const eddy_server_t *s)
+{
+    return s->loop;
+}
+
+int eddy_server_reload(eddy_server_t *s, bool task_workers_only)
+{
+    if (!s->started) return -EDDY_ESTATE;
+    eddy__server_notice(s, task_workers_only ? NOTICE_RELOAD_TASKS : NOTICE_RELOAD, s->worker_id);
+    return 0;
+}
+
+int eddy_server_shutdown(eddy_server_t *s)
+{
+    if (!s->started) return -EDDY_ESTATE;
+    eddy__server_notice(s, NOTICE_SHUTDOWN, s->worker_id);
+    return 0;
+}
+
+int eddy_server_stop_worker(eddy_server_t *s, int worker_id)
+{
+    if (!s->started) return -EDDY_ESTATE;
+    if (worker_id < 0 || worker_id >= eddy__server_total_workers(s)) return -EINVAL;
+    eddy__server_notice(s, NOTICE_STOP_WORKER, worker_id);
+    return 0;
+}
+
+/* ---- start ------------------------------------------------------------------- */
+
+static int daemonize(void)
+{
+    pid_t pid = fork();
+    if (pid < 0) return -errno;
+    if (pid > 0) _exit(0);
+    if (setsid() < 0) return -errno;
+    pid = fork(); /* no longer a session leader: can never regain a terminal */
+    if (pid < 0) return -errno;
+    if (pid > 0) _exit(0);
+    if (chdir("/") < 0) return -errno;
+    int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    dup2(fd, STDIN_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO); /* the log goes to log_file, if any */
+    close(fd);
+    return 0;
+}
+
+static int write_pid_file(const char *path)
+{
+    FILE *f = fopen(path, "we");
+    if (!f) return -errno;
+    fprintf(f, "%d\n", (int)getpid());
+    return fclose(f) == 0 ? 0 : -errno;
+}
+
+/* After binding: ports under 1024 need root, serving them does not. */
+static int drop_privileges(const eddy_server_options_t *o)
+{
+    if (o->group) {
+        struct group *g = getgrnam(o->group);
+        if (!g) return -EDDY_EOPTION;
+        if (setgroups(0, NULL) < 0 || setgid(g->gr_gid) < 0) return -errno;
+    }
+    if (o->user) {
+        struct passwd *pw = getpwnam(o->user);
+        if (!pw) return -EDDY_EOPTION;
+        if (!o->group && (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0))
+            return -errno;
+        if (setuid(pw->pw_uid) < 0) return -errno;
+    }
+    return 0;
+}
+
+static int prepare(eddy_server_t *s)
+{
+    int rc = 0;
+    eddy_log_set_level(s->opts.log_level);
+    if (s->opts.log_file && (rc = eddy_log_set_file(s->opts.log_file)) < 0) return rc;
+    if (s->opts.daemonize && (rc = daemonize()) < 0) return rc;
+    if (s->opts.pid_file && (rc = write_pid_file(s->opts.pid_file)) < 0) return rc;
+    return drop_privileges(&s->opts);
+}
+
+static void cleanup(eddy_server_t *s)
+{
+    for (int i = 0; i < s->nports; i++) {
+        server_port_t *p = &s->ports[i];
+        if (p->unix_path) unlink(p->addr.u.un.sun_path);
+        if (p->fd >= 0) close(p->fd);
+        p->fd = -1;
+    }
+    if (s->opts.pid_file) unlink(s->opts.pid_file);
+}
+
+int eddy_server_start(eddy_server_t *s)
+{
+    if (s->started) return -EDDY_ESTATE;
+    if (s->nports == 0) return -EINVAL;
+    int rc = options_validate(&s->opts);
+    if (rc < 0) return rc;
+    s->started = true;
+    s->master_pid = getpid();
+    s->role = ROLE_MASTER;
+    sigprocmask(SIG_SETMASK, NULL, &s->original_mask);
+    rc = prepare(s);
+    if (rc == 0) {
+        s->master_pid = getpid(); /* daemonize forked */
+        rc = eddy__master_run(s);
+    }
+    cleanup(s);
+    return rc;
+}

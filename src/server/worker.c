@@ -1,0 +1,370 @@
+/*
+ * A worker process in BASE mode: its own loop, its own listeners on the
+ * sockets the master bound, its connections named by session ids.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "eddy/error.h"
+#include "eddy/log.h"
+#include "eddy/loop.h"
+#include "server_internal.h"
+
+#define LEAVE_CHECK_MS  100
+#define QUIET_MS        1000 /* a leaving worker closes a connection this quiet */
+#define LEAVE_MARGIN_MS 5000 /* beyond max_wait_time: linger and flush bounds */
+
+/* session id: worker + 1 (12 bits) | fd (20 bits) | generation (32 bits) */
+#define SESSION_FD_BITS 20
+
+static eddy_session_t session_make(int worker_id, int fd, uint32_t gen)
+{
+    return (uint64_t)(worker_id + 1) << 52 | (uint64_t)fd << 32 | gen;
+}
+
+static session_slot_t *session_find(eddy_server_t *s, eddy_session_t id)
+{
+    if (s->role != ROLE_WORKER || (int)(id >> 52) - 1 != s->worker_id) return NULL;
+    size_t fd = (size_t)(id >> 32) & ((1u << SESSION_FD_BITS) - 1);
+    uint32_t gen = (uint32_t)id;
+    if (fd >= s->nsessions) return NULL;
+    session_slot_t *slot = &s->sessions[fd];
+    return slot->conn && slot->gen == gen ? slot : NULL;
+}
+
+static eddy_conn_t *session_conn(eddy_server_t *s, eddy_session_t id)
+{
+    session_slot_t *slot = session_find(s, id);
+    return slot ? slot->conn : NULL;
+}
+
+static eddy_session_t conn_session(const eddy_conn_t *c)
+{
+    return (eddy_session_t)(uintptr_t)eddy_conn_data(c);
+}
+
+static int session_reserve(eddy_server_t *s, size_t fd)
+{
+    if (fd < s->nsessions) return 0;
+    if (fd >= (1u << SESSION_FD_BITS)) return -EMFILE;
+    size_t n = s->nsessions ? s->nsessions : 256;
+    while (n <= fd)
+        n *= 2;
+    session_slot_t *slots = realloc(s->sessions, n * sizeof *slots);
+    if (!slots) return -ENOMEM;
+    memset(slots + s->nsessions, 0, (n - s->nsessions) * sizeof *slots);
+    s->sessions = slots;
+    s->nsessions = n;
+    return 0;
+}
+
+/* ---- connection callbacks ------------------------------------------------ */
+
+static void conn_connect(eddy_conn_t *c, void *ud)
+{
+    server_port_t *p = ud;
+    eddy_server_t *s = p->server;
+    int fd = eddy_conn_fd(c);
+    if (session_reserve(s, (size_t)fd) < 0) {
+        eddy_reset(c);
+        return;
+    }
+    session_slot_t *slot = &s->sessions[fd];
+    if (++slot->gen == 0) slot->gen = 1; /* 0 never names a session */
+    slot->conn = c;
+    slot->port = p->index;
+    slot->protected_ = false;
+    eddy_session_t id = session_make(s->worker_id, fd, slot->gen);
+    eddy_conn_set_data(c, (void *)(uintptr_t)id);
+    if (p->cbs.on_connect) p->cbs.on_connect(s, id, p->ud);
+}
+
+static void check_request_limit(eddy_server_t *s)
+{
+    if (!s->request_limit || s->requests < s->request_limit || s->leaving) return;
+    EDDY_INFO("worker #%d served %llu requests: retiring", s->worker_id,
+              (unsigned long long)s->requests);
+    eddy__server_notice(s, NOTICE_RETIRING, s->worker_id);
+    eddy__worker_leave(s);
+}
+
+static void conn_receive(eddy_conn_t *c, const char *data, size_t len, void *ud)
+{
+    server_port_t *p = ud;
+    eddy_server_t *s = p->server;
+    s->requests++;
+    if (p->cbs.on_receive) p->cbs.on_receive(s, conn_session(c), data, len, p->ud);
+    check_request_limit(s);
+}
+
+static void leave_check(eddy_server_t *s);
+
+static void conn_close(eddy_conn_t *c, eddy_close_reason_t reason, int err, void *ud)
+{
+    server_port_t *p = ud;
+    eddy_server_t *s = p->server;
+    eddy_session_t id = conn_session(c);
+    session_slot_t *slot = session_find(s, id);
+    if (p->cbs.on_close) p->cbs.on_close(s, id, reason, err, p->ud);
+    if (slot) slot->conn = NULL;
+    if (s->leaving) leave_check(s);
+}
+
+static void conn_buffer_full(eddy_conn_t *c, void *ud)
+{
+    server_port_t *p = ud;
+    if (p->cbs.on_buffer_full) p->cbs.on_buffer_full(p->server, conn_session(c), p->ud);
+}
+
+static void conn_buffer_empty(eddy_conn_t *c, void *ud)
+{
+    server_port_t *p = ud;
+    if (p->cbs.on_buffer_empty) p->cbs.on_buffer_empty(p->server, conn_session(c), p->ud);
+}
+
+static void port_packet(eddy_listener_t *l, const char *data, size_t len, const eddy_addr_t *from,
+                        void *ud)
+{
+    server_port_t *p = ud;
+    p->server->requests++;
+    if (p->cbs.on_packet) p->cbs.on_packet(p->server, p->index, data, len, from, p->ud);
+}
+
+static const eddy_conn_callbacks_t conn_callbacks = {
+    .on_connect = conn_connect,
+    .on_receive = conn_receive,
+    .on_close = conn_close,
+    .on_buffer_full = conn_buffer_full,
+    .on_buffer_empty = conn_buffer_empty,
+    .on_packet = port_packet,
+};
+
+/* ---- leaving -------------------------------------------------------------- */
+
+static size_t open_sessions(const eddy_server_t *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->nsessions; i++)
+        n += s->sessions[i].conn != NULL;
+    return n;
+}
+
+/* Close each connection once it is quiet — nothing queued and no input for
+ * a second — or when max_wait_time is up; leave once all have closed. */
+static void leave_check(eddy_server_t *s)
+{
+    uint64_t now = eddy_loop_now(s->loop);
+    bool deadline = now >= s->leave_deadline;
+    for (size_t i = 0; i < s->nsessions; i++) {
+        eddy_conn_t *c = s->sessions[i].conn;
+        if (!c || eddy_conn_closing(c)) continue;
+        eddy_conn_info_t info;
+        eddy_conn_info(c, &info);
+        if (deadline || (info.queued_bytes == 0 && now - info.last_recv_time >= QUIET_MS))
+            eddy_close(c);
+    }
+    bool hard_deadline = now >= s->leave_deadline + LEAVE_MARGIN_MS;
+    if (open_sessions(s) > 0 && !hard_deadline) return;
+    if (hard_deadline)
+        for (size_t i = 0; i < s->nsessions; i++)
+            if (s->sessions[i].conn) eddy_reset(s->sessions[i].conn);
+    if (s->leave_timer) eddy_timer_clear(s->loop, s->leave_timer);
+    s->leave_timer = 0;
+    eddy_loop_stop(s->loop);
+}
+
+static void leave_tick(eddy_loop_t *loop, int64_t id, void *ud)
+{
+    leave_check(ud);
+}
+
+void eddy__worker_leave(eddy_server_t *s)
+{
+    if (s->leaving) return;
+    s->leaving = true;
+    for (int i = 0; i < s->nports; i++) {
+        if (!s->ports[i].listener) continue;
+        eddy_listener_close(s->ports[i].listener);
+        s->ports[i].listener = NULL;
+    }
+    if (s->cbs.on_worker_stop) s->cbs.on_worker_stop(s, s->worker_id, s->ud);
+    s->leave_deadline = eddy_loop_now(s->loop) + s->opts.max_wait_time * 1000;
+    int64_t id = eddy_timer_tick(s->loop, LEAVE_CHECK_MS, leave_tick, s);
+    s->leave_timer = id > 0 ? id : 0;
+    leave_check(s);
+}
+
+static void worker_signal(eddy_loop_t *loop, int signo, void *ud)
+{
+    eddy_server_t *s = ud;
+    if (signo == SIGTERM) eddy__worker_leave(s);
+    if (signo == SIGRTMIN) eddy_log_reopen();
+}
+
+/* ---- running ------------------------------------------------------------------ */
+
+static int open_port(eddy_server_t *s, server_port_t *p)
+{
+    int fd = p->fd;
+    if (p->opts.reuse_port && !p->unix_path) {
+        /* Its own socket in the SO_REUSEPORT group: the kernel spreads
+         * connections across workers. */
+        char addr[128], url[160];
+        eddy_addr_format(&p->addr, addr, sizeof addr);
+        snprintf(url, sizeof url, "%s://%s", strncmp(p->url, "udp://", 6) ? "tcp" : "udp", addr);
+        fd = eddy_bind(url, &p->opts, &p->addr);
+        if (fd < 0) return fd;
+    }
+    p->server = s;
+    int rc = eddy_listener_adopt(s->loop, fd, &p->opts, &conn_callbacks, p, &p->listener);
+    if (rc < 0 && fd != p->fd) close(fd);
+    if (rc == 0 && fd == p->fd) p->fd = -1; /* the listener owns it now */
+    return rc;
+}
+
+static uint64_t pick_request_limit(const eddy_server_t *s)
+{
+    if (!s->opts.max_request) return 0;
+    uint64_t grace =
+        s->opts.max_request_grace ? s->opts.max_request_grace : s->opts.max_request / 2;
+    return s->opts.max_request + (grace ? (uint64_t)rand() % (grace + 1) : 0);
+}
+
+void eddy__worker_run(eddy_server_t *s, int worker_id)
+{
+    char title[16];
+    snprintf(title, sizeof title, "eddy: worker %d", worker_id);
+    prctl(PR_SET_NAME, title);
+    s->role = ROLE_WORKER;
+    s->worker_id = worker_id;
+    srand((unsigned)(getpid() ^ time(NULL)));
+    s->start_time = (uint64_t)time(NULL);
+    int rc = eddy_loop_new(&s->loop);
+    if (rc == 0) rc = eddy_signal_start(s->loop, SIGTERM, worker_signal, s);
+    if (rc == 0) rc = eddy_signal_start(s->loop, SIGRTMIN, worker_signal, s);
+    for (int i = 0; rc == 0 && i < s->nports; i++)
+        rc = open_port(s, &s->ports[i]);
+    if (rc < 0) {
+        EDDY_ERROR("worker #%d: %s", worker_id, eddy_strerror(rc));
+        _exit(1);
+    }
+    /* The other ports' descriptors the master bound are not this worker's to keep. */
+    s->request_limit = pick_request_limit(s);
+    if (s->cbs.on_worker_start) s->cbs.on_worker_start(s, worker_id, s->ud);
+    eddy_loop_run(s->loop);
+    if (!s->leaving && s->cbs.on_worker_stop) s->cbs.on_worker_stop(s, worker_id, s->ud);
+    eddy_signal_stop(s->loop, SIGTERM);
+    eddy_signal_stop(s->loop, SIGRTMIN);
+    eddy_loop_free(s->loop);
+    eddy_server_free(s);
+    exit(0);
+}
+
+/* ---- methods ------------------------------------------------------------------ */
+
+int eddy_server_send(eddy_server_t *s, eddy_session_t session, const void *data, size_t len)
+{
+    eddy_conn_t *c = session_conn(s, session);
+    return c ? eddy_send(c, data, len) : -EDDY_ESESSION;
+}
+
+int eddy_server_sendfile(eddy_server_t *s, eddy_session_t session, int fd, off_t offset, size_t len)
+{
+    eddy_conn_t *c = session_conn(s, session);
+    return c ? eddy_sendfile(c, fd, offset, len) : -EDDY_ESESSION;
+}
+
+int eddy_server_sendto(eddy_server_t *s, int port, const eddy_addr_t *to, const void *data,
+                       size_t len)
+{
+    if (s->role != ROLE_WORKER || port < 0 || port >= s->nports) return -EINVAL;
+    if (!s->ports[port].listener) return -EDDY_ECLOSING;
+    return eddy_listener_sendto(s->ports[port].listener, data, len, to);
+}
+
+int eddy_server_close(eddy_server_t *s, eddy_session_t session)
+{
+    eddy_conn_t *c = session_conn(s, session);
+    return c ? eddy_close(c) : -EDDY_ESESSION;
+}
+
+int eddy_server_reset(eddy_server_t *s, eddy_session_t session)
+{
+    eddy_conn_t *c = session_conn(s, session);
+    return c ? eddy_reset(c) : -EDDY_ESESSION;
+}
+
+int eddy_server_pause(eddy_server_t *s, eddy_session_t session)
+{
+    eddy_conn_t *c = session_conn(s, session);
+    return c ? eddy_pause(c) : -EDDY_ESESSION;
+}
+
+int eddy_server_resume(eddy_server_t *s, eddy_session_t session)
+{
+    eddy_conn_t *c = session_conn(s, session);
+    return c ? eddy_resume(c) : -EDDY_ESESSION;
+}
+
+bool eddy_server_exists(eddy_server_t *s, eddy_session_t session)
+{
+    eddy_conn_t *c = session_conn(s, session);
+    return c && !eddy_conn_closing(c);
+}
+
+int eddy_server_info(eddy_server_t *s, eddy_session_t session, eddy_session_info_t *out)
+{
+    session_slot_t *slot = session_find(s, session);
+    if (!slot) return -EDDY_ESESSION;
+    out->worker_id = s->worker_id;
+    out->port = slot->port;
+    eddy_conn_info(slot->conn, &out->conn);
+    return 0;
+}
+
+void eddy_server_foreach(eddy_server_t *s,
+                         void (*fn)(eddy_server_t *s, eddy_session_t session, void *arg), void *arg)
+{
+    for (size_t i = 0; i < s->nsessions; i++) {
+        eddy_conn_t *c = s->sessions[i].conn;
+        if (c && !eddy_conn_closing(c)) fn(s, conn_session(c), arg);
+    }
+}
+
+int eddy_server_protect(eddy_server_t *s, eddy_session_t session, bool on)
+{
+    session_slot_t *slot = session_find(s, session);
+    if (!slot) return -EDDY_ESESSION;
+    slot->protected_ = on;
+    eddy_conn_protect(slot->conn, on);
+    return 0;
+}
+
+void eddy_server_stats(eddy_server_t *s, eddy_server_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->start_time = s->start_time;
+    out->requests = s->requests;
+    for (int i = 0; i < s->nports; i++) {
+        if (!s->ports[i].listener) continue;
+        eddy_net_stats_t n;
+        eddy_listener_stats(s->ports[i].listener, &n);
+        out->net.accepted += n.accepted;
+        out->net.refused += n.refused;
+        out->net.active += n.active;
+        for (int r = 0; r < EDDY_CLOSE_REASON_COUNT; r++)
+            out->net.closed[r] += n.closed[r];
+        out->net.evicted += n.evicted;
+        out->net.framing_errors += n.framing_errors;
+        out->net.accept_paused += n.accept_paused;
+        out->net.bytes_in += n.bytes_in;
+        out->net.bytes_out += n.bytes_out;
+        out->net.packets_in += n.packets_in;
+    }
+}
