@@ -20,6 +20,8 @@
 #   p99_ratio=EDDY/UV p99 latency                       (<= 1: eddy no worse)
 #
 # Environment: DURATION (default 5), WARMUP (default 1), REPEAT (default 3),
+# EDDY_ARGS (extra arguments for the eddy server, e.g. "-w 2"), LOAD_ARGS
+# (extra arguments for bench_echo_load, e.g. "-r" for "\r\n" lines),
 # ROWS (default "1:64 1:4096 100:64 100:4096", CONNS:SIZE), EDDY_SERVER and UV_SERVER
 # (override the server binaries, e.g. point both at ref_uv_echo to test this
 # script), PIN (default 1: with 2+ CPUs the server runs on CPU 0 and the load
@@ -104,7 +106,9 @@ start_server() { # start_server BINARY -> sets server_pid, port
     nstarted=$((nstarted + 1))
     local out=$tmp/server$nstarted.out err=$tmp/server$nstarted.err
     : >"$out"
-    "${server_pin[@]}" "$1" -p 0 >"$out" 2>"$err" &
+    local extra=()
+    [[ $1 == "$eddy_server" ]] && read -r -a extra <<<"${EDDY_ARGS:-}"
+    "${server_pin[@]}" "$1" -p 0 "${extra[@]}" >"$out" 2>"$err" &
     server_pid=$!
     port=
     local i
@@ -170,6 +174,9 @@ measure_once() {
     local bin=$1 conns=$2 size=$3
     start_server "$bin"
     local args=(-h 127.0.0.1 -p "$port" -c "$conns" -s "$size")
+    local load_extra=()
+    read -r -a load_extra <<<"${LOAD_ARGS:-}"
+    args+=("${load_extra[@]}")
     if [[ $warmup != 0 ]]; then
         run_load /dev/null "${args[@]}" -d "$warmup"
     fi

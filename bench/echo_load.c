@@ -21,6 +21,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -220,7 +221,7 @@ static void conn_event(conn_t *c, uint32_t events, uint64_t t)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_echo_load -h HOST -p PORT -c CONNS -s MSG_SIZE -d SECONDS "
-                    "[-w WARMUP_SECONDS]\n");
+                    "[-w WARMUP_SECONDS] [-r (lines end in \\r\\n)]\n");
     exit(2);
 }
 
@@ -239,9 +240,10 @@ int main(int argc, char **argv)
     int port = 0;
     int nconns = 1;
     double seconds = 5, warmup = 0;
+    bool crlf = false;
     g_size = 64;
     int opt;
-    while ((opt = getopt(argc, argv, "h:p:c:s:d:w:")) != -1) {
+    while ((opt = getopt(argc, argv, "h:p:c:s:d:w:r")) != -1) {
         switch (opt) {
         case 'h': host = optarg; break;
         case 'p': port = (int)parse_num(optarg, 1, 65535); break;
@@ -249,6 +251,7 @@ int main(int argc, char **argv)
         case 's': g_size = (size_t)parse_num(optarg, 1, 64 * 1024 * 1024); break;
         case 'd': seconds = parse_num(optarg, 0.001, 86400); break;
         case 'w': warmup = parse_num(optarg, 0, 86400); break;
+        case 'r': crlf = true; break;
         default: usage();
         }
     }
@@ -273,6 +276,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i + 1 < g_size; i++)
             m[i] = (char)('!' + (p + i) % 94); /* printable, never '\n' */
         m[g_size - 1] = '\n';
+        if (crlf && g_size >= 2) m[g_size - 2] = '\r'; /* -r: lines end in "\r\n" */
     }
 
     int live = 0;

@@ -14,4 +14,6 @@ echo "# timers"
 "$here/timers.sh" "$1" || status=1
 echo "# echo"
 "$here/echo.sh" "$1" || status=1
+echo "# server"
+"$here/server.sh" "$1" || status=1
 exit $status

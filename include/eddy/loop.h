@@ -36,6 +36,13 @@ EDDY_EXPORT int eddy_loop_new(eddy_loop_t **out);
  * that never returns makes this block. */
 EDDY_EXPORT void eddy_loop_free(eddy_loop_t *loop);
 
+/* In a child process after fork(): release a loop inherited from the
+ * parent. eddy_loop_free would change kernel objects the parent still uses
+ * (its epoll set and signalfd are shared across fork); this only closes the
+ * child's descriptors, unblocks the signals the loop had blocked, and frees
+ * memory. Queued callbacks and timers are dropped. */
+EDDY_EXPORT void eddy_loop_discard_after_fork(eddy_loop_t *loop);
+
 /* Run until eddy_loop_stop() or until nothing is left that could make
  * progress (no watchers, timers, deferred callbacks or pool jobs).
  * Returns 0, or a negative error if epoll itself failed. */
@@ -60,9 +67,9 @@ EDDY_EXPORT void *eddy_loop_data(const eddy_loop_t *loop);
 enum {
     EDDY_READABLE = 1u << 0,
     EDDY_WRITABLE = 1u << 1,
-    EDDY_HANGUP = 1u << 2, /* reported only: peer closed (EPOLLHUP/EPOLLRDHUP) */
+    EDDY_HANGUP = 1u << 2,  /* reported only: peer closed (EPOLLHUP/EPOLLRDHUP) */
     EDDY_ERRORED = 1u << 3, /* reported only: EPOLLERR */
-    EDDY_EDGE = 1u << 4,   /* requested only: edge-triggered */
+    EDDY_EDGE = 1u << 4,    /* requested only: edge-triggered */
 };
 
 typedef void (*eddy_io_cb)(eddy_loop_t *loop, int fd, unsigned events, void *ud);

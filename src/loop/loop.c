@@ -56,6 +56,31 @@ static void drop_posted(eddy_loop_t *loop, post_node_t *n)
     }
 }
 
+static void free_memory(eddy_loop_t *loop)
+{
+    eddy__timers_free(loop);
+    pthread_mutex_destroy(&loop->post_lock);
+    free(loop->io);
+    free(loop->defers);
+    free(loop->scratch);
+    if (loop->net_free) loop->net_free(loop->net);
+    free(loop);
+}
+
+void eddy_loop_discard_after_fork(eddy_loop_t *loop)
+{
+    if (!loop) return;
+    /* The epoll set and the signalfd are shared with the parent: closing our
+     * descriptors leaves them alone, where epoll_ctl or signalfd would change
+     * the parent's. Pool jobs and their posts belong to the parent too. */
+    drop_posted(loop, take_posted(loop));
+    eddy__signals_discard(loop);
+    if (loop->signal_fd >= 0) close(loop->signal_fd);
+    if (loop->wakeup_fd >= 0) close(loop->wakeup_fd);
+    if (loop->epfd >= 0) close(loop->epfd);
+    free_memory(loop);
+}
+
 void eddy_loop_free(eddy_loop_t *loop)
 {
     if (!loop) return;
@@ -77,15 +102,9 @@ void eddy_loop_free(eddy_loop_t *loop)
     while (atomic_load(&loop->stoppers) > 0)
         sched_yield();
     eddy__signals_free(loop);
-    eddy__timers_free(loop);
     if (loop->wakeup_fd >= 0) close(loop->wakeup_fd);
     if (loop->epfd >= 0) close(loop->epfd);
-    pthread_mutex_destroy(&loop->post_lock);
-    free(loop->io);
-    free(loop->defers);
-    free(loop->scratch);
-    if (loop->net_free) loop->net_free(loop->net);
-    free(loop);
+    free_memory(loop);
 }
 
 uint64_t eddy_loop_now(const eddy_loop_t *loop)

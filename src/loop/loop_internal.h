@@ -119,6 +119,8 @@ void eddy__timers_run(eddy_loop_t *loop);
 int eddy__timers_next_timeout(const eddy_loop_t *loop);
 void eddy__timers_free(eddy_loop_t *loop);
 void eddy__signals_free(eddy_loop_t *loop);
+/* After fork: unblock what the loop blocked, touch no shared descriptor. */
+void eddy__signals_discard(eddy_loop_t *loop);
 int eddy__io_add_internal(eddy_loop_t *loop, int fd, unsigned events, eddy_io_cb cb, void *ud);
 int eddy__io_remove_internal(eddy_loop_t *loop, int fd);
 

@@ -93,3 +93,17 @@ void eddy__signals_free(eddy_loop_t *loop)
         loop->signal_fd = -1;
     }
 }
+
+void eddy__signals_discard(eddy_loop_t *loop)
+{
+    for (int signo = 1; signo < _NSIG; signo++) {
+        signal_watch_t *w = &loop->signals[signo];
+        if (!w->active || w->was_blocked) continue;
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, signo);
+        pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+        w->active = false;
+    }
+    loop->signal_count = 0;
+}

@@ -273,7 +273,7 @@ static void fork_slot(eddy_server_t *s, int i)
         /* The master's loop, signals and notice reader are not the child's. */
         eddy_loop_t *loop = s->loop;
         s->loop = NULL;
-        eddy_loop_free(loop);
+        eddy_loop_discard_after_fork(loop);
         close(s->notice_pipe[0]);
         sigprocmask(SIG_SETMASK, &s->original_mask, NULL);
         eddy__worker_run(s, i);
