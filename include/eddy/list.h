@@ -16,7 +16,7 @@ typedef struct eddy_list {
     struct eddy_list *next;
 } eddy_list_t;
 
-#define EDDY_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define EDDY_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static inline void eddy_list_init(eddy_list_t *l)
 {
@@ -52,7 +52,7 @@ static inline eddy_list_t *eddy_list_first(const eddy_list_t *head)
 
 /* Iterate safely: the current node may be removed inside the body. */
 #define EDDY_LIST_FOREACH_SAFE(node, tmp, head)                                                    \
-    for ((node) = (head)->next, (tmp) = (node)->next; (node) != (head);                           \
+    for ((node) = (head)->next, (tmp) = (node)->next; (node) != (head);                            \
          (node) = (tmp), (tmp) = (node)->next)
 
 #endif

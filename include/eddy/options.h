@@ -27,21 +27,21 @@ typedef struct eddy_port_options {
     size_t max_connection; /* "max_connection": beyond it connections are
                               accepted and closed gracefully at once; 0 = none */
     /* each connection */
-    bool tcp_nodelay;       /* "open_tcp_nodelay", default on */
-    bool tcp_keepalive;     /* "open_tcp_keepalive" */
-    int tcp_keepidle;       /* "tcp_keepidle", seconds */
-    int tcp_keepinterval;   /* "tcp_keepinterval", seconds */
-    int tcp_keepcount;      /* "tcp_keepcount" */
-    eddy_framing_t framing; /* open_eof_check, open_eof_split, package_eof,
-                               open_length_check, package_length_type,
-                               package_length_offset, package_body_offset,
-                               package_max_length */
-    size_t socket_buffer_size;    /* "socket_buffer_size": output limit, 8 MiB */
-    size_t buffer_high_watermark; /* "buffer_high_watermark": on_buffer_full;
-                                     0 = 3/4 of socket_buffer_size */
-    size_t buffer_low_watermark;  /* "buffer_low_watermark": on_buffer_empty, 0 */
-    uint64_t heartbeat_idle_time; /* "heartbeat_idle_time", seconds without input
-                                     before eviction, 0 = off */
+    bool tcp_nodelay;                  /* "open_tcp_nodelay", default on */
+    bool tcp_keepalive;                /* "open_tcp_keepalive" */
+    int tcp_keepidle;                  /* "tcp_keepidle", seconds */
+    int tcp_keepinterval;              /* "tcp_keepinterval", seconds */
+    int tcp_keepcount;                 /* "tcp_keepcount" */
+    eddy_framing_t framing;            /* open_eof_check, open_eof_split, package_eof,
+                                          open_length_check, package_length_type,
+                                          package_length_offset, package_body_offset,
+                                          package_max_length */
+    size_t socket_buffer_size;         /* "socket_buffer_size": output limit, 8 MiB */
+    size_t buffer_high_watermark;      /* "buffer_high_watermark": on_buffer_full;
+                                          0 = 3/4 of socket_buffer_size */
+    size_t buffer_low_watermark;       /* "buffer_low_watermark": on_buffer_empty, 0 */
+    uint64_t heartbeat_idle_time;      /* "heartbeat_idle_time", seconds without input
+                                          before eviction, 0 = off */
     uint64_t heartbeat_check_interval; /* "heartbeat_check_interval", seconds; default
                                           idle_time / 2 when idle_time is set */
     uint64_t linger_timeout;           /* "linger_timeout": wait for the peer's FIN, 3000 */

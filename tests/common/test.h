@@ -33,8 +33,8 @@
     do {                                                                                           \
         const char *a_ = (a), *b_ = (b);                                                           \
         if (strcmp(a_, b_) != 0) {                                                                 \
-            fprintf(stderr, "%s:%d: CHECK_STR failed: \"%s\" != \"%s\"\n", __FILE__, __LINE__,     \
-                    a_, b_);                                                                       \
+            fprintf(stderr, "%s:%d: CHECK_STR failed: \"%s\" != \"%s\"\n", __FILE__, __LINE__, a_, \
+                    b_);                                                                           \
             exit(1);                                                                               \
         }                                                                                          \
     } while (0)
