@@ -16,6 +16,7 @@
 #include "eddy/clock.h"
 #include "eddy/loop.h"
 #include "eddy/framing.h"
+#include "eddy/http1.h"
 #include "eddy/addr.h"
 #include "eddy/options.h"
 #include "eddy/conn.h"

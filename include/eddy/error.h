@@ -27,7 +27,9 @@
     X(ELINGER, 4011, "peer did not acknowledge all output before the linger deadline")            \
     X(ESTATE, 4012, "operation not allowed in the object's current state")                        \
     X(ETIMER, 4013, "no live timer with that id")                                                \
-    X(ESESSION, 4014, "no such session: the connection is gone or belongs elsewhere")
+    X(ESESSION, 4014, "no such session: the connection is gone or belongs elsewhere")             \
+    X(EHTTP_INCOMPLETE, 4100, "HTTP message incomplete: more bytes are needed")                   \
+    X(EHTTP_PARSE, 4101, "malformed or refused HTTP message")
 
 enum {
 #define EDDY_ERR_ENUM_(name, value, msg) EDDY_##name = value,
