@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,34 +23,53 @@
 
 #define QUICK_DEATH_MS     1000 /* a worker dying this soon after start... */
 #define RESTART_BACKOFF_MS 1000 /* ...is restarted after a pause, not at once */
-#define KILL_MARGIN_MS     5000 /* beyond max_wait_time, before SIGKILL */
 
 static const int master_signals[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
 
+void eddy__server_signal_set(sigset_t *set)
+{
+    sigemptyset(set);
+    for (size_t i = 0; i < sizeof master_signals / sizeof master_signals[0]; i++)
+        sigaddset(set, master_signals[i]);
+    sigaddset(set, SIGCHLD);
+    sigaddset(set, SIGRTMIN);
+}
+
 static void fork_slot(eddy_server_t *s, int i);
 
-static int slot_of(const eddy_server_t *s, pid_t pid, bool *leaving)
+/* The slot of a child, and whether it is a leaver (then *leaver is its
+ * index in s->leavers). */
+static int slot_of(const eddy_server_t *s, pid_t pid, int *leaver)
 {
-    for (int i = 0; i < s->nslots; i++) {
-        if (s->slots[i].pid == pid) return *leaving = false, i;
-        if (s->slots[i].leaving_pid == pid) return *leaving = true, i;
-    }
+    *leaver = -1;
+    for (int i = 0; i < s->nslots; i++)
+        if (s->slots[i].pid == pid) return i;
+    for (int k = 0; k < s->nleavers; k++)
+        if (s->leavers[k].pid == pid) return *leaver = k, s->leavers[k].slot;
     return -1;
 }
 
 static bool any_child(const eddy_server_t *s)
 {
     for (int i = 0; i < s->nslots; i++)
-        if (s->slots[i].pid || s->slots[i].leaving_pid) return true;
-    return false;
+        if (s->slots[i].pid) return true;
+    return s->nleavers > 0;
 }
 
 static void signal_children(const eddy_server_t *s, int signo)
 {
-    for (int i = 0; i < s->nslots; i++) {
+    for (int i = 0; i < s->nslots; i++)
         if (s->slots[i].pid) kill(s->slots[i].pid, signo);
-        if (s->slots[i].leaving_pid) kill(s->slots[i].leaving_pid, signo);
-    }
+    for (int k = 0; k < s->nleavers; k++)
+        kill(s->leavers[k].pid, signo);
+}
+
+/* Kill slot's leavers that were told to leave and did not (one whose
+ * successor never got ready is still serving: it stays). */
+static void kill_leavers(const eddy_server_t *s, int slot)
+{
+    for (int k = 0; k < s->nleavers; k++)
+        if (s->leavers[k].slot == slot && s->leavers[k].told) kill(s->leavers[k].pid, SIGKILL);
 }
 
 /* Everything is down: let eddy_loop_run return. */
@@ -71,14 +92,40 @@ static void master_finish(eddy_server_t *s)
 
 /* Start slot i's successor first, then ask the old worker to leave: the
  * listening sockets are shared, so not one connection is refused. */
-static void replace_slot(eddy_server_t *s, int i)
+static bool replace_slot(eddy_server_t *s, int i)
 {
     worker_slot_t *w = &s->slots[i];
-    if (!w->pid || w->leaving_pid) return;
-    w->leaving_pid = w->pid;
+    /* Not running: a restart is pending, and will be a fresh worker anyway. */
+    if (!w->pid) return false;
+    if (s->nleavers == s->leavers_cap) {
+        int cap = s->leavers_cap ? s->leavers_cap * 2 : 8;
+        leaver_t *l = realloc(s->leavers, (size_t)cap * sizeof *l);
+        if (!l) {
+            EDDY_ERROR("worker #%d: cannot replace it: out of memory", i);
+            return false;
+        }
+        s->leavers = l;
+        s->leavers_cap = cap;
+    }
+    s->leavers[s->nleavers++] = (leaver_t){w->pid, i, false};
+    w->leaving++;
     w->pid = 0;
-    kill(w->leaving_pid, SIGTERM);
-    fork_slot(s, i);
+    fork_slot(s, i); /* SIGTERM for the old one when this one is ready */
+    return true;
+}
+
+/* Slot i's worker has opened its listeners: its predecessors may close
+ * theirs. (With enable_reuse_port each worker's socket is its own: were the
+ * old one closed first, a one-worker group would be empty for a moment and
+ * connections refused.) If the successor never gets ready, the predecessor
+ * goes on serving. */
+static void tell_leavers(eddy_server_t *s, int slot)
+{
+    for (int k = 0; k < s->nleavers; k++) {
+        if (s->leavers[k].slot != slot || s->leavers[k].told) continue;
+        s->leavers[k].told = true;
+        kill(s->leavers[k].pid, SIGTERM);
+    }
 }
 
 static void reload_step(eddy_server_t *s);
@@ -88,10 +135,9 @@ static void reload_timeout(eddy_loop_t *loop, int64_t id, void *ud)
     eddy_server_t *s = ud;
     s->reload_timer = 0;
     int i = s->reload_next - 1;
-    if (i >= 0 && s->slots[i].leaving_pid) {
-        EDDY_WARN("worker #%d (pid %d) did not leave in time; killing it", i,
-                  (int)s->slots[i].leaving_pid);
-        kill(s->slots[i].leaving_pid, SIGKILL);
+    if (i >= 0 && s->slots[i].leaving) {
+        EDDY_WARN("worker #%d: its predecessor did not leave in time; killing it", i);
+        kill_leavers(s, i);
     }
 }
 
@@ -99,15 +145,19 @@ static void reload_timeout(eddy_loop_t *loop, int64_t id, void *ud)
 static void reload_step(eddy_server_t *s)
 {
     if (s->reload_next < 0 || s->shutting_down) return;
-    if (s->reload_next > 0 && s->slots[s->reload_next - 1].leaving_pid) return;
+    if (s->reload_next > 0 && s->slots[s->reload_next - 1].leaving) return;
     if (s->reload_timer) eddy_timer_clear(s->loop, s->reload_timer);
     s->reload_timer = 0;
+    /* A slot with nothing to replace is skipped: no exit would come to
+     * advance the reload past it. */
+    while (s->reload_next < s->reload_end && !replace_slot(s, s->reload_next))
+        s->reload_next++;
     if (s->reload_next >= s->reload_end) {
         EDDY_NOTICE("reload complete");
         s->reload_next = -1;
         return;
     }
-    replace_slot(s, s->reload_next++);
+    s->reload_next++;
     int64_t id =
         eddy_timer_after(s->loop, s->opts.max_wait_time * 1000 + KILL_MARGIN_MS, reload_timeout, s);
     s->reload_timer = id > 0 ? id : 0;
@@ -157,6 +207,8 @@ static void start_shutdown(eddy_server_t *s)
         if (s->slots[i].restart_timer) eddy_timer_clear(s->loop, s->slots[i].restart_timer);
         s->slots[i].restart_timer = 0;
     }
+    for (int k = 0; k < s->nleavers; k++)
+        s->leavers[k].told = true;
     signal_children(s, SIGTERM);
     int64_t id = eddy_timer_after(s->loop, s->opts.max_wait_time * 1000 + KILL_MARGIN_MS,
                                   shutdown_timeout, s);
@@ -170,9 +222,19 @@ static void handle_notice(eddy_server_t *s, const notice_t *n)
 {
     switch (n->type) {
     case NOTICE_RETIRING:
+        /* Only if the sender still holds its slot: one that a reload has
+         * replaced meanwhile is leaving already. */
+        if (n->worker_id >= 0 && n->worker_id < s->nslots && !s->shutting_down &&
+            s->slots[n->worker_id].pid == n->pid)
+            replace_slot(s, n->worker_id);
+        break;
     case NOTICE_STOP_WORKER:
         if (n->worker_id >= 0 && n->worker_id < s->nslots && !s->shutting_down)
             replace_slot(s, n->worker_id);
+        break;
+    case NOTICE_READY:
+        if (n->worker_id >= 0 && n->worker_id < s->nslots && s->slots[n->worker_id].pid == n->pid)
+            tell_leavers(s, n->worker_id);
         break;
     case NOTICE_RELOAD: start_reload(s, false); break;
     case NOTICE_RELOAD_TASKS: start_reload(s, true); break;
@@ -184,7 +246,7 @@ static void handle_notice(eddy_server_t *s, const notice_t *n)
 static void read_notices(eddy_server_t *s)
 {
     notice_t n;
-    while (read(s->notice_pipe[0], &n, sizeof n) == (ssize_t)sizeof n)
+    while (recv(s->notice_pipe[0], &n, sizeof n, MSG_DONTWAIT) == (ssize_t)sizeof n)
         handle_notice(s, &n);
 }
 
@@ -199,14 +261,15 @@ static void restart_later(eddy_loop_t *loop, int64_t id, void *ud);
 
 static void child_exited(eddy_server_t *s, pid_t pid, int status)
 {
-    bool leaving;
-    int i = slot_of(s, pid, &leaving);
+    int leaver;
+    int i = slot_of(s, pid, &leaver);
     if (i < 0) return;
     worker_slot_t *w = &s->slots[i];
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     int signo = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    if (leaving) {
-        w->leaving_pid = 0;
+    if (leaver >= 0) {
+        s->leavers[leaver] = s->leavers[--s->nleavers];
+        w->leaving--;
         EDDY_INFO("worker #%d (pid %d) left", i, (int)pid);
         reload_step(s);
         return;
@@ -270,12 +333,18 @@ static void fork_slot(eddy_server_t *s, int i)
         return;
     }
     if (pid == 0) {
-        /* The master's loop, signals and notice reader are not the child's. */
+        /* A worker leaves gracefully when its master dies (SIGTERM, blocked
+         * until the worker watches it; eddy__worker_run checks whether the
+         * master died before this took effect). */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        /* The master's loop, signals and notice reader are not the child's.
+         * The signals stay blocked (the master blocked them before its loop
+         * watched them, so the discard leaves them so): eddy__worker_run
+         * watches its own, then restores the rest of the original mask. */
         eddy_loop_t *loop = s->loop;
         s->loop = NULL;
         eddy_loop_discard_after_fork(loop);
         close(s->notice_pipe[0]);
-        sigprocmask(SIG_SETMASK, &s->original_mask, NULL);
         eddy__worker_run(s, i);
     }
     s->slots[i].pid = pid;
@@ -297,6 +366,22 @@ static int master_setup(eddy_server_t *s)
     return eddy_io_add(s->loop, s->notice_pipe[0], EDDY_READABLE, notice_cb, s);
 }
 
+/* The master's loop is gone: restore the caller's signal mask, discarding
+ * instances that came for the master after it stopped watching (unblocked,
+ * they would take their default action: for most, killing the caller). */
+static void restore_signals(const eddy_server_t *s)
+{
+    sigset_t late;
+    eddy__server_signal_set(&late);
+    const struct timespec zero = {0, 0};
+    for (int signo = 1; signo < NSIG; signo++)
+        if (sigismember(&late, signo) == 1 && sigismember(&s->original_mask, signo) == 1)
+            sigdelset(&late, signo);
+    while (sigtimedwait(&late, NULL, &zero) > 0) {
+    }
+    sigprocmask(SIG_SETMASK, &s->original_mask, NULL);
+}
+
 int eddy__master_run(eddy_server_t *s)
 {
     prctl(PR_SET_NAME, "eddy: master");
@@ -304,19 +389,24 @@ int eddy__master_run(eddy_server_t *s)
     s->slots = calloc((size_t)s->nslots, sizeof *s->slots);
     if (!s->slots) return -ENOMEM;
     s->reload_next = -1;
-    if (pipe2(s->notice_pipe, O_CLOEXEC) < 0) return -errno;
-    fcntl(s->notice_pipe[0], F_SETFL, O_NONBLOCK);
-    fcntl(s->notice_pipe[1], F_SETFL, O_NONBLOCK);
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, s->notice_pipe) < 0)
+        return -errno;
+    sigset_t watched;
+    eddy__server_signal_set(&watched);
+    sigprocmask(SIG_BLOCK, &watched, NULL);
     int rc = master_setup(s);
-    if (rc < 0) return rc;
-    if (s->cbs.on_start) s->cbs.on_start(s, s->ud);
-    for (int i = 0; i < s->nslots; i++)
-        fork_slot(s, i);
-    rc = eddy_loop_run(s->loop);
-    if (s->cbs.on_shutdown) s->cbs.on_shutdown(s, s->ud);
+    if (rc == 0) {
+        if (s->cbs.on_start) s->cbs.on_start(s, s->ud);
+        for (int i = 0; i < s->nslots; i++)
+            fork_slot(s, i);
+        rc = eddy_loop_run(s->loop);
+        if (s->cbs.on_shutdown) s->cbs.on_shutdown(s, s->ud);
+    }
     eddy_loop_free(s->loop);
     s->loop = NULL;
+    restore_signals(s);
     close(s->notice_pipe[0]);
     close(s->notice_pipe[1]);
+    s->notice_pipe[0] = s->notice_pipe[1] = -1;
     return rc;
 }

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "eddy/error.h"
 #include "server_internal.h"
@@ -186,6 +188,7 @@ void eddy_server_free(eddy_server_t *s)
     }
     free(s->ports);
     free(s->slots);
+    free(s->leavers);
     free(s->sessions);
     options_free(&s->opts);
     free(s);
@@ -252,6 +255,28 @@ int eddy_server_load_config(eddy_server_t *s, const char *path, int *line_out)
     return rc;
 }
 
+/* A socket that holds addr (SO_REUSEPORT, bound, not listening) so no other
+ * program can take the port between now and the workers binding theirs. */
+static int hold_port(const eddy_addr_t *addr, const eddy_port_options_t *o)
+{
+    int fd = socket(addr->u.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int on = 1, v6only = o->ipv6_only ? 1 : 0;
+    int rc = 0;
+    /* No SO_REUSEADDR: with it, a socket that is not listening lets any other
+     * SO_REUSEADDR socket bind the port too. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) < 0 ||
+        (addr->u.sa.sa_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) < 0) ||
+        bind(fd, &addr->u.sa, addr->len) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
 int eddy_server_listen(eddy_server_t *s, const char *url, const eddy_port_options_t *opts,
                        const eddy_server_callbacks_t *cbs, void *ud)
 {
@@ -273,14 +298,24 @@ int eddy_server_listen(eddy_server_t *s, const char *url, const eddy_port_option
         free(p->url);
         return fd;
     }
+    int type = SOCK_STREAM;
+    socklen_t type_len = sizeof type;
+    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len);
+    p->udp = type == SOCK_DGRAM;
     p->unix_path = p->addr.u.sa.sa_family == AF_UNIX;
-    if (o->reuse_port && !p->unix_path) {
-        /* Each worker binds its own socket on the now known port. The probe
-         * socket stays open until the workers run, holding the port. */
-        p->fd = fd;
-    } else {
-        p->fd = fd;
+    if (o->reuse_port && !p->unix_path && !p->udp) {
+        /* Each worker listens on its own socket in the SO_REUSEPORT group;
+         * the master's must not be in it. (A UDP port is shared instead: a
+         * datagram socket cannot be kept out of the group.) */
+        int hold = hold_port(&p->addr, o);
+        close(fd);
+        if (hold < 0) {
+            free(p->url);
+            return hold;
+        }
+        fd = hold;
     }
+    p->fd = fd;
     return s->nports++;
 }
 
@@ -295,11 +330,11 @@ int eddy__server_total_workers(const eddy_server_t *s)
     return s->opts.worker_num + s->opts.task_worker_num;
 }
 
-void eddy__server_notice(eddy_server_t *s, notice_type_t type, int worker_id)
+int eddy__server_notice(eddy_server_t *s, notice_type_t type, int worker_id)
 {
-    notice_t n = {type, worker_id};
-    ssize_t w = write(s->notice_pipe[1], &n, sizeof n);
-    (void)w; /* the master is gone: nothing to tell */
+    notice_t n = {type, worker_id, (int32_t)getpid()};
+    ssize_t w = send(s->notice_pipe[1], &n, sizeof n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return w == (ssize_t)sizeof n ? 0 : -errno; /* e.g. the master is gone */
 }
 
 int eddy_server_worker_id(const eddy_server_t *s)
@@ -320,23 +355,21 @@ eddy_loop_t *eddy_server_loop(const eddy_server_t *s)
 int eddy_server_reload(eddy_server_t *s, bool task_workers_only)
 {
     if (!s->started) return -EDDY_ESTATE;
-    eddy__server_notice(s, task_workers_only ? NOTICE_RELOAD_TASKS : NOTICE_RELOAD, s->worker_id);
-    return 0;
+    return eddy__server_notice(s, task_workers_only ? NOTICE_RELOAD_TASKS : NOTICE_RELOAD,
+                               s->worker_id);
 }
 
 int eddy_server_shutdown(eddy_server_t *s)
 {
     if (!s->started) return -EDDY_ESTATE;
-    eddy__server_notice(s, NOTICE_SHUTDOWN, s->worker_id);
-    return 0;
+    return eddy__server_notice(s, NOTICE_SHUTDOWN, s->worker_id);
 }
 
 int eddy_server_stop_worker(eddy_server_t *s, int worker_id)
 {
     if (!s->started) return -EDDY_ESTATE;
     if (worker_id < 0 || worker_id >= eddy__server_total_workers(s)) return -EINVAL;
-    eddy__server_notice(s, NOTICE_STOP_WORKER, worker_id);
-    return 0;
+    return eddy__server_notice(s, NOTICE_STOP_WORKER, worker_id);
 }
 
 /* ---- start ------------------------------------------------------------------- */

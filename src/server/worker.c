@@ -16,9 +16,8 @@
 #include "eddy/loop.h"
 #include "server_internal.h"
 
+#define LEAVE_SETTLE_MS 20
 #define LEAVE_CHECK_MS  100
-#define QUIET_MS        1000 /* a leaving worker closes a connection this quiet */
-#define LEAVE_MARGIN_MS 5000 /* beyond max_wait_time: linger and flush bounds */
 
 /* session id: worker + 1 (12 bits) | fd (20 bits) | generation (32 bits) */
 #define SESSION_FD_BITS 20
@@ -80,18 +79,22 @@ static void conn_connect(eddy_conn_t *c, void *ud)
     slot->conn = c;
     slot->port = p->index;
     slot->protected_ = false;
+    slot->owed = false;
     eddy_session_t id = session_make(s->worker_id, fd, slot->gen);
     eddy_conn_set_data(c, (void *)(uintptr_t)id);
     if (p->cbs.on_connect) p->cbs.on_connect(s, id, p->ud);
 }
 
+/* max_request reached: ask the master for a successor, and go on serving
+ * until told to leave (SIGTERM, once the successor is ready). Alone (no
+ * master to ask), leave at once. */
 static void check_request_limit(eddy_server_t *s)
 {
-    if (!s->request_limit || s->requests < s->request_limit || s->leaving) return;
+    if (!s->request_limit || s->requests < s->request_limit || s->leaving || s->retiring) return;
     EDDY_INFO("worker #%d served %llu requests: retiring", s->worker_id,
               (unsigned long long)s->requests);
-    eddy__server_notice(s, NOTICE_RETIRING, s->worker_id);
-    eddy__worker_leave(s);
+    s->retiring = true;
+    if (eddy__server_notice(s, NOTICE_RETIRING, s->worker_id) < 0) eddy__worker_leave(s);
 }
 
 static void conn_receive(eddy_conn_t *c, const char *data, size_t len, void *ud)
@@ -99,6 +102,8 @@ static void conn_receive(eddy_conn_t *c, const char *data, size_t len, void *ud)
     server_port_t *p = ud;
     eddy_server_t *s = p->server;
     s->requests++;
+    session_slot_t *slot = session_find(s, conn_session(c));
+    if (slot) slot->owed = true;
     if (p->cbs.on_receive) p->cbs.on_receive(s, conn_session(c), data, len, p->ud);
     check_request_limit(s);
 }
@@ -110,6 +115,7 @@ static void conn_close(eddy_conn_t *c, eddy_close_reason_t reason, int err, void
     server_port_t *p = ud;
     eddy_server_t *s = p->server;
     eddy_session_t id = conn_session(c);
+    if (id == 0) return; /* reset in conn_connect: never announced */
     session_slot_t *slot = session_find(s, id);
     if (p->cbs.on_close) p->cbs.on_close(s, id, reason, err, p->ud);
     if (slot) slot->conn = NULL;
@@ -155,19 +161,22 @@ static size_t open_sessions(const eddy_server_t *s)
     return n;
 }
 
-/* Close each connection once it is quiet — nothing queued and no input for
- * a second — or when max_wait_time is up; leave once all have closed. */
+/* Close each connection once it owes nothing — every packet it delivered
+ * was answered (something was sent after it) — or when max_wait_time is up;
+ * leave once all have closed. A request still being worked on (a timer, a
+ * query) keeps its connection open until its reply is sent, however long
+ * that takes within max_wait_time. The close is graceful, so the reply is
+ * delivered; a request the client sends meanwhile is discarded unanswered,
+ * and the client sees a clean EOF between two answers. */
 static void leave_check(eddy_server_t *s)
 {
+    if (!s->leave_settled) return;
     uint64_t now = eddy_loop_now(s->loop);
     bool deadline = now >= s->leave_deadline;
     for (size_t i = 0; i < s->nsessions; i++) {
         eddy_conn_t *c = s->sessions[i].conn;
         if (!c || eddy_conn_closing(c)) continue;
-        eddy_conn_info_t info;
-        eddy_conn_info(c, &info);
-        if (deadline || (info.queued_bytes == 0 && now - info.last_recv_time >= QUIET_MS))
-            eddy_close(c);
+        if (deadline || !s->sessions[i].owed) eddy_close(c);
     }
     bool hard_deadline = now >= s->leave_deadline + LEAVE_MARGIN_MS;
     if (open_sessions(s) > 0 && !hard_deadline) return;
@@ -184,6 +193,13 @@ static void leave_tick(eddy_loop_t *loop, int64_t id, void *ud)
     leave_check(ud);
 }
 
+static void leave_settle(eddy_loop_t *loop, int64_t id, void *ud)
+{
+    eddy_server_t *s = ud;
+    s->leave_settled = true;
+    leave_check(s);
+}
+
 void eddy__worker_leave(eddy_server_t *s)
 {
     if (s->leaving) return;
@@ -195,11 +211,16 @@ void eddy__worker_leave(eddy_server_t *s)
     }
     if (s->cbs.on_worker_stop) s->cbs.on_worker_stop(s, s->worker_id, s->ud);
     s->leave_deadline = eddy_loop_now(s->loop) + s->opts.max_wait_time * 1000;
+    /* The first check after a moment, not now: requests that had arrived
+     * when the signal came are read and answered first. */
+    eddy_timer_after(s->loop, LEAVE_SETTLE_MS, leave_settle, s);
     int64_t id = eddy_timer_tick(s->loop, LEAVE_CHECK_MS, leave_tick, s);
     s->leave_timer = id > 0 ? id : 0;
-    leave_check(s);
 }
 
+/* SIGTERM: leave. SIGINT, SIGUSR1, SIGUSR2 are the master's (Ctrl-C and
+ * `kill -USR1` aimed at a process group reach every worker too): ignored
+ * here, through the signalfd, so that they cannot kill the worker. */
 static void worker_signal(eddy_loop_t *loop, int signo, void *ud)
 {
     eddy_server_t *s = ud;
@@ -207,19 +228,46 @@ static void worker_signal(eddy_loop_t *loop, int signo, void *ud)
     if (signo == SIGRTMIN) eddy_log_reopen();
 }
 
+#define NWORKER_SIGNALS 5
+
+static void worker_signal_list(int out[NWORKER_SIGNALS])
+{
+    const int list[NWORKER_SIGNALS] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGRTMIN};
+    memcpy(out, list, sizeof list);
+}
+
+/* Watch the worker's signals, then unblock the rest of what the master
+ * blocked: the signal mask the application started with. */
+static int worker_signals_start(eddy_server_t *s)
+{
+    int list[NWORKER_SIGNALS];
+    worker_signal_list(list);
+    sigset_t mask = s->original_mask;
+    for (int i = 0; i < NWORKER_SIGNALS; i++) {
+        int rc = eddy_signal_start(s->loop, list[i], worker_signal, s);
+        if (rc < 0) return rc;
+        sigaddset(&mask, list[i]);
+    }
+    sigprocmask(SIG_SETMASK, &mask, NULL);
+    return 0;
+}
+
 /* ---- running ------------------------------------------------------------------ */
 
 static int open_port(eddy_server_t *s, server_port_t *p)
 {
     int fd = p->fd;
-    if (p->opts.reuse_port && !p->unix_path) {
+    if (p->opts.reuse_port && !p->unix_path && !p->udp) {
         /* Its own socket in the SO_REUSEPORT group: the kernel spreads
-         * connections across workers. */
+         * connections across workers. The master's socket only holds the
+         * port; this worker has no use for its copy. */
         char addr[128], url[160];
         eddy_addr_format(&p->addr, addr, sizeof addr);
-        snprintf(url, sizeof url, "%s://%s", strncmp(p->url, "udp://", 6) ? "tcp" : "udp", addr);
+        snprintf(url, sizeof url, "tcp://%s", addr);
         fd = eddy_bind(url, &p->opts, &p->addr);
         if (fd < 0) return fd;
+        close(p->fd);
+        p->fd = -1;
     }
     p->server = s;
     int rc = eddy_listener_adopt(s->loop, fd, &p->opts, &conn_callbacks, p, &p->listener);
@@ -246,21 +294,24 @@ void eddy__worker_run(eddy_server_t *s, int worker_id)
     srand((unsigned)(getpid() ^ time(NULL)));
     s->start_time = (uint64_t)time(NULL);
     int rc = eddy_loop_new(&s->loop);
-    if (rc == 0) rc = eddy_signal_start(s->loop, SIGTERM, worker_signal, s);
-    if (rc == 0) rc = eddy_signal_start(s->loop, SIGRTMIN, worker_signal, s);
+    if (rc == 0) rc = worker_signals_start(s);
     for (int i = 0; rc == 0 && i < s->nports; i++)
         rc = open_port(s, &s->ports[i]);
     if (rc < 0) {
         EDDY_ERROR("worker #%d: %s", worker_id, eddy_strerror(rc));
         _exit(1);
     }
-    /* The other ports' descriptors the master bound are not this worker's to keep. */
+    eddy__server_notice(s, NOTICE_READY, worker_id);
     s->request_limit = pick_request_limit(s);
     if (s->cbs.on_worker_start) s->cbs.on_worker_start(s, worker_id, s->ud);
+    /* The master died before PR_SET_PDEATHSIG took effect: leave now. */
+    if (getppid() != s->master_pid) eddy__worker_leave(s);
     eddy_loop_run(s->loop);
     if (!s->leaving && s->cbs.on_worker_stop) s->cbs.on_worker_stop(s, worker_id, s->ud);
-    eddy_signal_stop(s->loop, SIGTERM);
-    eddy_signal_stop(s->loop, SIGRTMIN);
+    int signals[NWORKER_SIGNALS];
+    worker_signal_list(signals);
+    for (int i = 0; i < NWORKER_SIGNALS; i++)
+        eddy_signal_stop(s->loop, signals[i]);
     eddy_loop_free(s->loop);
     eddy_server_free(s);
     exit(0);
@@ -270,14 +321,20 @@ void eddy__worker_run(eddy_server_t *s, int worker_id)
 
 int eddy_server_send(eddy_server_t *s, eddy_session_t session, const void *data, size_t len)
 {
-    eddy_conn_t *c = session_conn(s, session);
-    return c ? eddy_send(c, data, len) : -EDDY_ESESSION;
+    session_slot_t *slot = session_find(s, session);
+    if (!slot) return -EDDY_ESESSION;
+    int rc = eddy_send(slot->conn, data, len);
+    if (rc == 0) slot->owed = false;
+    return rc;
 }
 
 int eddy_server_sendfile(eddy_server_t *s, eddy_session_t session, int fd, off_t offset, size_t len)
 {
-    eddy_conn_t *c = session_conn(s, session);
-    return c ? eddy_sendfile(c, fd, offset, len) : -EDDY_ESESSION;
+    session_slot_t *slot = session_find(s, session);
+    if (!slot) return -EDDY_ESESSION;
+    int rc = eddy_sendfile(slot->conn, fd, offset, len);
+    if (rc == 0) slot->owed = false;
+    return rc;
 }
 
 int eddy_server_sendto(eddy_server_t *s, int port, const eddy_addr_t *to, const void *data,
