@@ -90,6 +90,15 @@ typedef struct eddy_server_callbacks {
                      void *ud);
     void (*on_buffer_full)(eddy_server_t *s, eddy_session_t session, void *ud);
     void (*on_buffer_empty)(eddy_server_t *s, eddy_session_t session, void *ud);
+    /* [task worker] a task from worker src_worker; answer it (now or later)
+     * with eddy_server_finish(s, task_id, ...). data is valid during the call. */
+    void (*on_task)(eddy_server_t *s, int64_t task_id, int src_worker, const void *data, size_t len,
+                    void *ud);
+    /* [worker] the result of a task this worker sent with eddy_server_task. */
+    void (*on_finish)(eddy_server_t *s, int64_t task_id, const void *data, size_t len, void *ud);
+    /* [worker, task worker] a message from eddy_server_send_message. */
+    void (*on_pipe_message)(eddy_server_t *s, int src_worker, const void *data, size_t len,
+                            void *ud);
     /* [worker] a datagram on a udp:// port; answer with eddy_server_sendto. */
     void (*on_packet)(eddy_server_t *s, int port, const char *data, size_t len,
                       const eddy_addr_t *from, void *ud);
@@ -129,7 +138,12 @@ EDDY_EXPORT int eddy_server_port(const eddy_server_t *s, int i);
  * never returns in the processes it forks (they exit). */
 EDDY_EXPORT int eddy_server_start(eddy_server_t *s);
 
-/* ---- methods, called in a worker -------------------------------------- */
+/* ---- methods, called in a worker ---------------------------------------
+ *
+ * send, close and reset also take a session of another worker: the call is
+ * handed to the owner through its inbox and 0 means it was queued (if the
+ * session is gone by the time the owner looks, nothing happens). The other
+ * methods work on this worker's sessions only (-EDDY_ESESSION otherwise). */
 
 EDDY_EXPORT int eddy_server_send(eddy_server_t *s, eddy_session_t session, const void *data,
                                  size_t len);
@@ -165,6 +179,43 @@ typedef struct eddy_server_stats {
 } eddy_server_stats_t;
 
 EDDY_EXPORT void eddy_server_stats(eddy_server_t *s, eddy_server_stats_t *out);
+
+/* ---- tasks and messages ---------------------------------------------------
+ *
+ * Task workers (task_worker_num of them, ids worker_num .. worker_num +
+ * task_worker_num - 1) run blocking or slow work off the workers' loops.
+ * Tasks, results and messages travel through one datagram inbox per process
+ * (src/server/ipc.h): copied, in order per sender, up to 64 MiB each; a
+ * message a dying process left half-written is discarded, never delivered
+ * torn. A task a task worker was running when it died is lost: its on_finish
+ * never comes (taskwait times out); tasks still queued in its inbox go to
+ * its successor. */
+
+/* [worker] Queue a task; dst_task_worker is 0 .. task_worker_num - 1, or -1
+ * for the next one in turn. Returns the task id (> 0), whose result comes to
+ * on_finish in this worker, or an error (-EDDY_ESTATE without task workers,
+ * -EDDY_EPACKET_TOO_BIG, -EDDY_EOUTPUT_FULL when the task worker's queue is
+ * full). */
+EDDY_EXPORT int64_t eddy_server_task(eddy_server_t *s, const void *data, size_t len,
+                                     int dst_task_worker);
+/* [worker] Send a task and block this worker until its result comes, at most
+ * timeout_ms. On 0, *result is malloc'd (free it) and holds *result_len
+ * bytes; on -ETIMEDOUT the result is dropped whenever it arrives. Other
+ * messages that arrive meanwhile are delivered afterwards, in order. */
+EDDY_EXPORT int eddy_server_taskwait(eddy_server_t *s, const void *data, size_t len,
+                                     int dst_task_worker, int timeout_ms, void **result,
+                                     size_t *result_len);
+/* [worker] n tasks at once, waiting at most timeout_ms for all. results[i]
+ * is malloc'd, or NULL for a task that did not finish in time. Returns how
+ * many finished, or an error if a task could not be sent. */
+EDDY_EXPORT int eddy_server_taskwait_multi(eddy_server_t *s, size_t n, const void *const *data,
+                                           const size_t *lens, int timeout_ms, void **results,
+                                           size_t *result_lens);
+/* [task worker] The result of task_id, to the worker that sent it. */
+EDDY_EXPORT int eddy_server_finish(eddy_server_t *s, int64_t task_id, const void *data, size_t len);
+/* [worker, task worker] A message for another process's on_pipe_message. */
+EDDY_EXPORT int eddy_server_send_message(eddy_server_t *s, int dst_worker, const void *data,
+                                         size_t len);
 
 /* ---- process control (any process of the tree) ------------------------- */
 

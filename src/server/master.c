@@ -345,6 +345,7 @@ static void fork_slot(eddy_server_t *s, int i)
         s->loop = NULL;
         eddy_loop_discard_after_fork(loop);
         close(s->notice_pipe[0]);
+        if (i >= s->opts.worker_num) eddy__task_worker_run(s, i);
         eddy__worker_run(s, i);
     }
     s->slots[i].pid = pid;
@@ -391,6 +392,14 @@ int eddy__master_run(eddy_server_t *s)
     s->reload_next = -1;
     if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, s->notice_pipe) < 0)
         return -errno;
+    s->inboxes = calloc((size_t)s->nslots, sizeof *s->inboxes);
+    if (!s->inboxes) return -ENOMEM;
+    for (int i = 0; i < s->nslots; i++)
+        s->inboxes[i].fd[0] = s->inboxes[i].fd[1] = -1;
+    for (int i = 0; i < s->nslots; i++) {
+        int rc = eddy__ipc_inbox_create(&s->inboxes[i]);
+        if (rc < 0) return rc;
+    }
     sigset_t watched;
     eddy__server_signal_set(&watched);
     sigprocmask(SIG_BLOCK, &watched, NULL);

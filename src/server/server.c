@@ -147,7 +147,6 @@ static int options_validate(const eddy_server_options_t *o)
 {
     if (o->mode != EDDY_MODE_BASE) return -EDDY_EOPTION;
     if (o->worker_num < 1 || o->worker_num > MAX_WORKERS) return -EDDY_EOPTION;
-    if (o->task_worker_num != 0) return -EDDY_EOPTION; /* task workers: not built yet */
     if (o->worker_num + o->task_worker_num > MAX_WORKERS) return -EDDY_EOPTION;
     if (o->max_wait_time < 1) return -EDDY_EOPTION;
     return eddy_port_options_validate(&o->port);
@@ -188,6 +187,10 @@ void eddy_server_free(eddy_server_t *s)
     }
     free(s->ports);
     free(s->slots);
+    if (s->inboxes)
+        for (int i = 0; i < s->nslots; i++)
+            eddy__ipc_inbox_close(&s->inboxes[i]);
+    free(s->inboxes);
     free(s->leavers);
     free(s->sessions);
     options_free(&s->opts);

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "eddy/server.h"
+#include "ipc.h"
 
 typedef enum server_role {
     ROLE_MASTER,
@@ -124,6 +125,12 @@ struct eddy_server {
     int64_t leave_timer;
     uint64_t leave_deadline;
     uint64_t start_time;
+
+    /* every process: the inboxes of all slots, and this process's ipc */
+    ipc_inbox_t *inboxes;
+    ipc_t *ipc;
+    uint64_t task_seq;
+    int task_rr; /* round-robin position over the task workers */
 };
 
 /* master.c */
@@ -131,6 +138,19 @@ int eddy__master_run(eddy_server_t *s);
 /* worker.c: never returns */
 void eddy__worker_run(eddy_server_t *s, int worker_id) __attribute__((noreturn));
 void eddy__worker_leave(eddy_server_t *s);
+/* Watch the signals of a worker or task worker; restore the rest of the mask. */
+int eddy__worker_signals_start(eddy_server_t *s);
+/* Flush messages, release the loop and the server copy, exit(0). */
+void eddy__worker_exit(eddy_server_t *s) __attribute__((noreturn));
+/* task.c */
+void eddy__task_worker_run(eddy_server_t *s, int slot) __attribute__((noreturn));
+void eddy__task_worker_leave(eddy_server_t *s);
+int eddy__server_ipc_open(eddy_server_t *s);
+void eddy__server_ipc_close(eddy_server_t *s);
+/* Hand a call on another worker's session to its owner: op 0 send, 1 close,
+ * 2 reset. 0 once queued, or -EDDY_ESESSION (no such worker). */
+int eddy__server_forward(eddy_server_t *s, eddy_session_t session, int op, const void *data,
+                         size_t len);
 /* master.c: the signals the master watches, blocked before its loop starts
  * (so that a child it forks inherits them blocked, and none can kill a
  * worker before the worker watches it) */

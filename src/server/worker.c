@@ -224,7 +224,8 @@ void eddy__worker_leave(eddy_server_t *s)
 static void worker_signal(eddy_loop_t *loop, int signo, void *ud)
 {
     eddy_server_t *s = ud;
-    if (signo == SIGTERM) eddy__worker_leave(s);
+    if (signo == SIGTERM && s->role == ROLE_TASK_WORKER) eddy__task_worker_leave(s);
+    if (signo == SIGTERM && s->role == ROLE_WORKER) eddy__worker_leave(s);
     if (signo == SIGRTMIN) eddy_log_reopen();
 }
 
@@ -238,7 +239,7 @@ static void worker_signal_list(int out[NWORKER_SIGNALS])
 
 /* Watch the worker's signals, then unblock the rest of what the master
  * blocked: the signal mask the application started with. */
-static int worker_signals_start(eddy_server_t *s)
+int eddy__worker_signals_start(eddy_server_t *s)
 {
     int list[NWORKER_SIGNALS];
     worker_signal_list(list);
@@ -294,7 +295,8 @@ void eddy__worker_run(eddy_server_t *s, int worker_id)
     srand((unsigned)(getpid() ^ time(NULL)));
     s->start_time = (uint64_t)time(NULL);
     int rc = eddy_loop_new(&s->loop);
-    if (rc == 0) rc = worker_signals_start(s);
+    if (rc == 0) rc = eddy__worker_signals_start(s);
+    if (rc == 0) rc = eddy__server_ipc_open(s);
     for (int i = 0; rc == 0 && i < s->nports; i++)
         rc = open_port(s, &s->ports[i]);
     if (rc < 0) {
@@ -308,6 +310,12 @@ void eddy__worker_run(eddy_server_t *s, int worker_id)
     if (getppid() != s->master_pid) eddy__worker_leave(s);
     eddy_loop_run(s->loop);
     if (!s->leaving && s->cbs.on_worker_stop) s->cbs.on_worker_stop(s, worker_id, s->ud);
+    eddy__worker_exit(s);
+}
+
+void eddy__worker_exit(eddy_server_t *s)
+{
+    eddy__server_ipc_close(s); /* messages it sent still go out */
     int signals[NWORKER_SIGNALS];
     worker_signal_list(signals);
     for (int i = 0; i < NWORKER_SIGNALS; i++)
@@ -319,8 +327,15 @@ void eddy__worker_run(eddy_server_t *s, int worker_id)
 
 /* ---- methods ------------------------------------------------------------------ */
 
+/* A session another worker owns: its calls travel to the owner. */
+static bool is_foreign(const eddy_server_t *s, eddy_session_t session)
+{
+    return (int)(session >> 52) - 1 != s->worker_id;
+}
+
 int eddy_server_send(eddy_server_t *s, eddy_session_t session, const void *data, size_t len)
 {
+    if (is_foreign(s, session)) return eddy__server_forward(s, session, 0, data, len);
     session_slot_t *slot = session_find(s, session);
     if (!slot) return -EDDY_ESESSION;
     int rc = eddy_send(slot->conn, data, len);
@@ -347,12 +362,14 @@ int eddy_server_sendto(eddy_server_t *s, int port, const eddy_addr_t *to, const 
 
 int eddy_server_close(eddy_server_t *s, eddy_session_t session)
 {
+    if (is_foreign(s, session)) return eddy__server_forward(s, session, 1, NULL, 0);
     eddy_conn_t *c = session_conn(s, session);
     return c ? eddy_close(c) : -EDDY_ESESSION;
 }
 
 int eddy_server_reset(eddy_server_t *s, eddy_session_t session)
 {
+    if (is_foreign(s, session)) return eddy__server_forward(s, session, 2, NULL, 0);
     eddy_conn_t *c = session_conn(s, session);
     return c ? eddy_reset(c) : -EDDY_ESESSION;
 }

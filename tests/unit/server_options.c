@@ -87,7 +87,7 @@ static void test_new_validates(void)
     o.worker_num = 0;
     CHECK_EQ(eddy_server_new(&o, NULL, NULL, &s), -EDDY_EOPTION);
     eddy_server_options_init(&o);
-    o.task_worker_num = 1; /* task workers are not built yet */
+    o.task_worker_num = 4094; /* with worker_num, more than a session id can name */
     CHECK_EQ(eddy_server_new(&o, NULL, NULL, &s), -EDDY_EOPTION);
     eddy_server_options_init(&o);
     o.max_wait_time = 0;
@@ -519,8 +519,10 @@ static void test_start_without_ports(void)
     eddy_session_info_t info;
     CHECK_EQ(eddy_server_info(s, 0, &info), -EDDY_ESESSION);
     CHECK_EQ(eddy_server_sendto(s, 0, NULL, "x", 1), -EINVAL);
-    /* Task workers are refused by validation at start, after the ports. */
-    set_ok(s, "task_worker_num", "1");
+    /* Settings valid one by one, not together: refused at start, after the
+     * ports (workers and task workers share a session id's 12 bits). */
+    set_ok(s, "worker_num", "4000");
+    set_ok(s, "task_worker_num", "100");
     CHECK_EQ(eddy_server_listen(s, "tcp://127.0.0.1:0", NULL, NULL, NULL), 0);
     CHECK_EQ(eddy_server_start(s), -EDDY_EOPTION);
     CHECK(!s->started);
