@@ -218,12 +218,22 @@ static size_t scan_start(const eddy_frame_state_t *st, size_t len, size_t eof_le
     return scanned >= eof_len ? scanned - (eof_len - 1) : 0;
 }
 
-/* End of the first EOF lying wholly inside data[from..end), or 0. */
+/* End of the first EOF lying wholly inside data[from..end), or 0. memchr
+ * for the EOF's last byte, then a look behind it: glibc's memchr is
+ * vectorised, its memmem for short needles is not (profiled: memmem took 29%
+ * of a line-echo worker's CPU with 4 KiB lines and "\r\n"). */
 static size_t eof_first(const char *data, size_t from, size_t end, const char *eof, size_t n)
 {
     if (end - from < n) return 0;
-    const char *p = memmem(data + from, end - from, eof, n);
-    return p ? (size_t)(p - data) + n : 0;
+    const char last = eof[n - 1];
+    for (size_t pos = from + n - 1; pos < end;) {
+        const char *p = memchr(data + pos, last, end - pos);
+        if (!p) return 0;
+        size_t at = (size_t)(p - data); /* the EOF would be data[at - (n - 1) .. at] */
+        if (memcmp(data + at - (n - 1), eof, n - 1) == 0) return at + 1;
+        pos = at + 1;
+    }
+    return 0;
 }
 
 /* End of the last EOF lying wholly inside data[from..end), or 0. Searching
