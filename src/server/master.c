@@ -345,6 +345,7 @@ static void fork_slot(eddy_server_t *s, int i)
         s->loop = NULL;
         eddy_loop_discard_after_fork(loop);
         close(s->notice_pipe[0]);
+        s->notice_pipe[0] = -1;
         if (i >= s->opts.worker_num) eddy__task_worker_run(s, i);
         eddy__worker_run(s, i);
     }

@@ -191,6 +191,8 @@ void eddy_server_free(eddy_server_t *s)
         for (int i = 0; i < s->nslots; i++)
             eddy__ipc_inbox_close(&s->inboxes[i]);
     free(s->inboxes);
+    for (int i = 0; i < 2; i++)
+        if (s->notice_pipe[i] >= 0) close(s->notice_pipe[i]);
     free(s->leavers);
     free(s->sessions);
     options_free(&s->opts);

@@ -27,7 +27,7 @@ check() {
   shift 2
   valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
     --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --track-fds=yes \
-    --log-file="$work/$name.vg" "$@" >"$work/$name.out" 2>&1 &
+    --log-file="$work/$name.%p.vg" "$@" >"$work/$name.out" 2>&1 &
   pid=$!
   local port=
   for _ in $(seq 400); do
@@ -35,15 +35,18 @@ check() {
     [ -n "$port" ] && break
     sleep 0.05
   done
-  [ -n "$port" ] || { cat "$work/$name.out" "$work/$name.vg" >&2; echo "FAIL: $name did not start" >&2; exit 1; }
+  [ -n "$port" ] || { cat "$work/$name.out" "$work/$name".*.vg >&2; echo "FAIL: $name did not start" >&2; exit 1; }
   PORT=$port bash -c "$client"
   kill -TERM "$pid"
   local status=0
   wait "$pid" || status=$?
   pid=
-  # Descriptors the harness passed in are not ours; any other open one is a leak.
-  if [ "$status" -ne 0 ] || grep -q "Open file descriptor [0-9]*: .*socket\|Open AF_" "$work/$name.vg"; then
-    cat "$work/$name.vg" >&2
+  sleep 0.5 # forked workers write their reports as they exit
+  # One log per process (workers fork). Descriptors the harness passed in are
+  # not ours; any other open one is a leak, and so is any error in a child.
+  local bad='Open file descriptor [0-9]*: .*socket\|Open AF_\|definitely lost\|indirectly lost\|Invalid \|uninitialised'
+  if [ "$status" -ne 0 ] || grep -q "$bad" "$work/$name".*.vg; then
+    cat "$work/$name".*.vg >&2
     echo "FAIL: $name under valgrind (status $status)" >&2
     exit 1
   fi
@@ -71,3 +74,26 @@ check echo_server "$echo_client" "$build/examples/echo_server" -p 0
 check login_server "$login_client" "$build/examples/login_server" -p 0
 check length_rpc "$rpc_client" "$build/examples/length_rpc" server -p 0
 check eddy-demo "$echo_client" "$build/eddy-demo" -e 0 -l 0
+
+# The multi-process examples: master, worker and task worker each checked.
+retry_connect="import os, socket, time
+for _ in range(100):
+    try:
+        s = socket.create_connection((\"127.0.0.1\", int(os.environ[\"PORT\"])), timeout=10)
+        break
+    except ConnectionRefusedError:
+        time.sleep(0.1)"
+server_client="python3 -c '$retry_connect
+s.sendall(b\"one\\r\\ntwo\\r\\n\")
+got = b\"\"
+while got.count(b\"\\n\") < 2:
+    got += s.recv(4096)
+'"
+task_client="python3 -c '$retry_connect
+s.sendall(b\"fib 10\\nnow 12\\n\")
+got = b\"\"
+while got.count(b\"\\n\") < 2:
+    got += s.recv(4096)
+'"
+check server "$server_client" "$build/examples/server" -p 0 -w 1
+check task_worker "$task_client" "$build/examples/task_worker" -p 0 -w 1 -t 1
