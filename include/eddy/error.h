@@ -14,21 +14,21 @@
 
 /* X(name, value, message): the single table both functions are generated from. */
 #define EDDY_ERRNO_MAP(X)                                                                          \
-    X(EOUTPUT_FULL, 4001, "output buffer limit reached; nothing was queued")                      \
-    X(ECLOSING, 4002, "connection is closing or closed")                                          \
-    X(EPACKET_TOO_BIG, 4003, "packet exceeds package_max_length")                                        \
-    X(EBADLEN, 4004, "invalid value in packet length header")                                     \
-    X(EOPTION, 4005, "invalid option value")                                                      \
-    X(EUNKNOWN_OPTION, 4006, "unknown option name")                                               \
-    X(EADDR, 4007, "malformed address")                                                           \
-    X(ERESOLVE, 4008, "host name could not be resolved")                                          \
-    X(ENOHOST, 4009, "host name has no address of the requested family")                          \
-    X(ECONN_LIMIT, 4010, "max_connection reached")                                                \
-    X(ELINGER, 4011, "peer did not acknowledge all output before the linger deadline")            \
-    X(ESTATE, 4012, "operation not allowed in the object's current state")                        \
-    X(ETIMER, 4013, "no live timer with that id")                                                \
-    X(ESESSION, 4014, "no such session: the connection is gone or belongs elsewhere")             \
-    X(EHTTP_INCOMPLETE, 4100, "HTTP message incomplete: more bytes are needed")                   \
+    X(EOUTPUT_FULL, 4001, "output buffer limit reached; nothing was queued")                       \
+    X(ECLOSING, 4002, "connection is closing or closed")                                           \
+    X(EPACKET_TOO_BIG, 4003, "packet exceeds package_max_length")                                  \
+    X(EBADLEN, 4004, "invalid value in packet length header")                                      \
+    X(EOPTION, 4005, "invalid option value")                                                       \
+    X(EUNKNOWN_OPTION, 4006, "unknown option name")                                                \
+    X(EADDR, 4007, "malformed address")                                                            \
+    X(ERESOLVE, 4008, "host name could not be resolved")                                           \
+    X(ENOHOST, 4009, "host name has no address of the requested family")                           \
+    X(ECONN_LIMIT, 4010, "max_connection reached")                                                 \
+    X(ELINGER, 4011, "peer did not acknowledge all output before the linger deadline")             \
+    X(ESTATE, 4012, "operation not allowed in the object's current state")                         \
+    X(ETIMER, 4013, "no live timer with that id")                                                  \
+    X(ESESSION, 4014, "no such session: the connection is gone or belongs elsewhere")              \
+    X(EHTTP_INCOMPLETE, 4100, "HTTP message incomplete: more bytes are needed")                    \
     X(EHTTP_PARSE, 4101, "malformed or refused HTTP message")
 
 enum {
