@@ -26,6 +26,7 @@
 
 #include <eddy.h>
 
+#include "loop_server.h"
 #include "test.h"
 #include "testutil.h"
 
@@ -59,44 +60,14 @@ static void on_close(eddy_conn_t *c, eddy_close_reason_t reason, int err, void *
     atomic_fetch_add(&closes[reason], 1);
 }
 
-typedef struct server {
-    eddy_loop_t *loop;
-    eddy_listener_t *listener;
-    pthread_t thread;
-    int port;
-} server_t;
-
-static void *eddy_thread(void *arg)
-{
-    server_t *s = arg;
-    eddy_loop_run(s->loop);
-    return NULL;
-}
-
-static void stop_cb(eddy_loop_t *loop, void *ud)
-{
-    server_t *s = ud;
-    eddy_listener_shutdown(s->listener);
-}
-
-static void start_eddy_server(server_t *s)
+static void start_eddy_server(test_loop_server_t *s)
 {
     eddy_port_options_t o;
     eddy_port_options_init(&o);
     CHECK(eddy_port_options_set(&o, "open_eof_split", "1") == 0);
     CHECK(eddy_port_options_set(&o, "package_eof", "\\n") == 0);
     eddy_conn_callbacks_t cbs = {.on_receive = on_receive, .on_close = on_close};
-    CHECK(eddy_loop_new(&s->loop) == 0);
-    CHECK(eddy_listen(s->loop, "tcp://127.0.0.1:0", &o, &cbs, NULL, &s->listener) == 0);
-    s->port = eddy_listener_port(s->listener);
-    CHECK(pthread_create(&s->thread, NULL, eddy_thread, s) == 0);
-}
-
-static void stop_eddy_server(server_t *s)
-{
-    eddy_loop_post(s->loop, stop_cb, s);
-    pthread_join(s->thread, NULL);
-    eddy_loop_free(s->loop);
+    test_loop_server_start(s, NULL, &o, &cbs, NULL);
 }
 
 /* ---- naive server: send what the socket takes, then close() ----------------- */
@@ -207,11 +178,11 @@ static void test_eddy_close_delivers_everything(void)
 {
     const char *env = getenv("EDDY_CLOSE_TRIALS");
     int per_combo = env ? atoi(env) : 10;
-    server_t s;
+    test_loop_server_t s;
     start_eddy_server(&s);
     outcome_t small = {0}, big = {0};
     run_trials(s.port, per_combo, 0, &small, &big);
-    stop_eddy_server(&s);
+    test_loop_server_stop(&s);
     printf("eddy: %d small trials, %d intact, %d reset; %d 1MiB trials, %d intact, %d reset\n",
            small.trials, small.intact, small.reset, big.trials, big.intact, big.reset);
     CHECK_EQ(small.intact, small.trials);

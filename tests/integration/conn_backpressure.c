@@ -27,6 +27,7 @@
 
 #include <eddy.h>
 
+#include "loop_server.h"
 #include "test.h"
 #include "testutil.h"
 
@@ -182,27 +183,7 @@ static void on_receive(eddy_conn_t *c, const char *data, size_t len, void *ud)
 
 /* ---- the server thread ---------------------------------------------------- */
 
-typedef struct server {
-    eddy_loop_t *loop;
-    eddy_listener_t *listener;
-    pthread_t thread;
-    int port;
-} server_t;
-
-static void *loop_thread(void *arg)
-{
-    server_t *s = arg;
-    CHECK_EQ(eddy_loop_run(s->loop), 0);
-    return NULL;
-}
-
-static void stop_cb(eddy_loop_t *loop, void *ud)
-{
-    server_t *s = ud;
-    eddy_listener_shutdown(s->listener);
-}
-
-static void server_start(server_t *s)
+static void server_start(test_loop_server_t *s)
 {
     eddy_port_options_t o;
     eddy_port_options_init(&o);
@@ -219,17 +200,12 @@ static void server_start(server_t *s)
                                  .on_buffer_empty = on_buffer_empty};
     memset(&st, 0, sizeof st);
     ticks = 0;
-    CHECK_EQ(eddy_loop_new(&s->loop), 0);
-    CHECK_EQ(eddy_listen(s->loop, "tcp://127.0.0.1:0", &o, &cbs, NULL, &s->listener), 0);
-    s->port = eddy_listener_port(s->listener);
-    CHECK_EQ(pthread_create(&s->thread, NULL, loop_thread, s), 0);
+    test_loop_server_start(s, NULL, &o, &cbs, NULL);
 }
 
-static void server_stop(server_t *s)
+static void server_stop(test_loop_server_t *s)
 {
-    CHECK_EQ(eddy_loop_post(s->loop, stop_cb, s), 0);
-    CHECK_EQ(pthread_join(s->thread, NULL), 0);
-    eddy_loop_free(s->loop);
+    test_loop_server_stop(s);
     CHECK_EQ(atomic_load(&st.closes), atomic_load(&st.connects));
     CHECK_EQ(atomic_load(&st.bad), 0);
 }
@@ -237,7 +213,7 @@ static void server_stop(server_t *s)
 /* Run fn on the loop thread and wait until it has run. */
 static atomic_int posted_done;
 
-static void run_on_loop(server_t *s, eddy_callback_fn fn)
+static void run_on_loop(test_loop_server_t *s, eddy_callback_fn fn)
 {
     atomic_store(&posted_done, 0);
     CHECK_EQ(eddy_loop_post(s->loop, fn, NULL), 0);
@@ -271,7 +247,7 @@ static void send_str(int fd, const char *s)
  * FILL_TICKS ticks. Then the client reads everything. */
 static void test_output_limit_and_watermarks(void)
 {
-    server_t s;
+    test_loop_server_t s;
     server_start(&s);
     int fd = client_connect(s.port, 16 * 1024);
     send_str(fd, "fill\n");
@@ -330,7 +306,7 @@ static bool log_is(const char *want)
 
 static void test_pause_resume(void)
 {
-    server_t s;
+    test_loop_server_t s;
     server_start(&s);
     int fd = client_connect(s.port, 0);
 

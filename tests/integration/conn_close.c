@@ -43,6 +43,7 @@
 
 #include <eddy.h>
 
+#include "loop_server.h"
 #include "test.h"
 #include "testutil.h"
 
@@ -95,7 +96,6 @@ static struct {
 static int pattern_fd;    /* a file holding pattern */
 static bool in_eddy_call; /* loop thread only */
 static uint64_t close_started;
-static eddy_loop_t *server_loop;
 
 static void reset_state(void)
 {
@@ -216,26 +216,6 @@ static void on_buffer_empty(eddy_conn_t *c, void *ud)
 
 /* ---- the server thread ---------------------------------------------------- */
 
-typedef struct server {
-    eddy_loop_t *loop;
-    eddy_listener_t *listener;
-    pthread_t thread;
-    int port;
-} server_t;
-
-static void *loop_thread(void *arg)
-{
-    server_t *s = arg;
-    CHECK_EQ(eddy_loop_run(s->loop), 0);
-    return NULL;
-}
-
-static void stop_cb(eddy_loop_t *loop, void *ud)
-{
-    server_t *s = ud;
-    eddy_listener_shutdown(s->listener);
-}
-
 static void options(eddy_port_options_t *o)
 {
     eddy_port_options_init(o);
@@ -245,7 +225,7 @@ static void options(eddy_port_options_t *o)
     o->close_flush_timeout = 2000;
 }
 
-static void server_start_at(server_t *s, const char *url, const eddy_port_options_t *o)
+static void server_start_at(test_loop_server_t *s, const char *url, const eddy_port_options_t *o)
 {
     eddy_conn_callbacks_t cbs = {.on_connect = on_connect,
                                  .on_receive = on_receive,
@@ -253,25 +233,19 @@ static void server_start_at(server_t *s, const char *url, const eddy_port_option
                                  .on_half_close = on_half_close,
                                  .on_buffer_empty = on_buffer_empty};
     reset_state();
-    CHECK_EQ(eddy_loop_new(&s->loop), 0);
-    server_loop = s->loop;
-    CHECK_EQ(eddy_listen(s->loop, url, o, &cbs, NULL, &s->listener), 0);
-    s->port = eddy_listener_port(s->listener);
-    CHECK_EQ(pthread_create(&s->thread, NULL, loop_thread, s), 0);
+    test_loop_server_start(s, url, o, &cbs, NULL);
 }
 
-static void server_start(server_t *s, const eddy_port_options_t *o)
+static void server_start(test_loop_server_t *s, const eddy_port_options_t *o)
 {
     server_start_at(s, "tcp://127.0.0.1:0", o);
 }
 
 /* Stop, then check the whole-run invariants: one on_close per connection,
  * none inside an eddy_* call. */
-static void server_stop(server_t *s)
+static void server_stop(test_loop_server_t *s)
 {
-    CHECK_EQ(eddy_loop_post(s->loop, stop_cb, s), 0);
-    CHECK_EQ(pthread_join(s->thread, NULL), 0);
-    eddy_loop_free(s->loop);
+    test_loop_server_stop(s);
     int n = atomic_load(&st.connects);
     for (int i = 0; i < n; i++)
         CHECK_EQ(atomic_load(&st.recs[i].closes), 1);
@@ -346,7 +320,7 @@ static void wait_closed(int reason, int err)
 /* eddy_close, the client reads everything and closes: GRACEFUL, 0. */
 static void test_graceful(void)
 {
-    server_t s;
+    test_loop_server_t s;
     eddy_port_options_t o;
     options(&o);
     server_start(&s, &o);
@@ -372,7 +346,7 @@ static void check_at_fin(eddy_loop_t *loop, void *ud)
  * also the "peer FIN while output queued" case. */
 static void test_peer_fin_with_output_queued(void)
 {
-    server_t s;
+    test_loop_server_t s;
     eddy_port_options_t o;
     options(&o);
     server_start(&s, &o);
@@ -394,7 +368,7 @@ static void test_peer_fin_with_output_queued(void)
 /* eddy_reset: queued output discarded, the client sees ECONNRESET. */
 static void test_reset(void)
 {
-    server_t s;
+    test_loop_server_t s;
     eddy_port_options_t o;
     options(&o);
     server_start(&s, &o);
@@ -413,7 +387,7 @@ static void test_reset(void)
  * the connection is reset and on_close says FLUSH_TIMEOUT, -ETIMEDOUT. */
 static void test_flush_timeout(void)
 {
-    server_t s;
+    test_loop_server_t s;
     eddy_port_options_t o;
     options(&o);
     o.close_flush_timeout = 300;
@@ -435,7 +409,7 @@ static void test_flush_timeout(void)
  * with err 0 (every byte was acknowledged) after linger_timeout. */
 static void test_linger_timeout(void)
 {
-    server_t s;
+    test_loop_server_t s;
     eddy_port_options_t o;
     options(&o);
     o.linger_timeout = 200;
@@ -453,7 +427,7 @@ static void test_linger_timeout(void)
 /* The client aborts (SO_LINGER 0) while the server is idle: ERROR, -ECONNRESET. */
 static void test_error_peer_reset(void)
 {
-    server_t s;
+    test_loop_server_t s;
     eddy_port_options_t o;
     options(&o);
     server_start(&s, &o);
@@ -469,7 +443,7 @@ static void test_error_peer_reset(void)
  * were discarded the close ends (LINGER_TIMEOUT) long before linger_timeout. */
 static void test_linger_max_bytes(void)
 {
-    server_t s;
+    test_loop_server_t s;
     eddy_port_options_t o;
     options(&o);
     o.linger_timeout = 5000;
@@ -497,7 +471,7 @@ static void test_linger_max_bytes(void)
  * idempotent, and the client gets a clean EOF. */
 static void test_send_after_close(void)
 {
-    server_t s;
+    test_loop_server_t s;
     eddy_port_options_t o;
     options(&o);
     server_start(&s, &o);
@@ -516,7 +490,7 @@ static void test_send_after_close(void)
  * coming while it writes), answers 2 MiB and closes once that drained. */
 static void test_half_close(void)
 {
-    server_t s;
+    test_loop_server_t s;
     eddy_port_options_t o;
     options(&o);
     o.half_close = true;
@@ -540,7 +514,7 @@ static void test_half_close(void)
  * SO_LINGER 0): eddy delivers all N before on_close. */
 static void hangup_after_packets(bool abortive, int n)
 {
-    server_t s;
+    test_loop_server_t s;
     eddy_port_options_t o;
     options(&o);
     server_start(&s, &o);
@@ -587,7 +561,7 @@ static void test_hangup_delivers_buffered_input(void)
  * failed write must not throw away the input that is already there. */
 static void test_write_error_keeps_input(void)
 {
-    server_t s;
+    test_loop_server_t s;
     eddy_port_options_t o;
     options(&o);
     server_start(&s, &o);
@@ -634,7 +608,7 @@ static void unix_peer_gone_while_writing(const char *request)
     char path[64], url[80];
     snprintf(path, sizeof path, "/tmp/eddy-conn-close-%d.sock", (int)getpid());
     snprintf(url, sizeof url, "unix://%s", path);
-    server_t s;
+    test_loop_server_t s;
     eddy_port_options_t o;
     options(&o);
     server_start_at(&s, url, &o);

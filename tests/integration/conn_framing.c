@@ -27,6 +27,7 @@
 
 #include <eddy.h>
 
+#include "loop_server.h"
 #include "test.h"
 #include "testutil.h"
 
@@ -113,44 +114,19 @@ static ssize_t tlv_length(const char *data, size_t len, void *ud)
 
 /* ---- the server thread ---------------------------------------------------- */
 
-typedef struct server {
-    eddy_loop_t *loop;
-    eddy_listener_t *listener;
-    pthread_t thread;
-    int port;
-} server_t;
-
-static void *loop_thread(void *arg)
-{
-    server_t *s = arg;
-    CHECK_EQ(eddy_loop_run(s->loop), 0);
-    return NULL;
-}
-
-static void stop_cb(eddy_loop_t *loop, void *ud)
-{
-    server_t *s = ud;
-    eddy_listener_shutdown(s->listener);
-}
-
-static void server_start(server_t *s, const eddy_port_options_t *o)
+static void server_start(test_loop_server_t *s, const eddy_port_options_t *o)
 {
     eddy_conn_callbacks_t cbs = {
         .on_connect = on_connect, .on_receive = on_receive, .on_close = on_close};
     memset(&st, 0, sizeof st);
     rx_len = rx_count = 0;
-    CHECK_EQ(eddy_loop_new(&s->loop), 0);
-    CHECK_EQ(eddy_listen(s->loop, "tcp://127.0.0.1:0", o, &cbs, NULL, &s->listener), 0);
+    test_loop_server_start(s, NULL, o, &cbs, NULL);
     the_listener = s->listener;
-    s->port = eddy_listener_port(s->listener);
-    CHECK_EQ(pthread_create(&s->thread, NULL, loop_thread, s), 0);
 }
 
-static void server_stop(server_t *s)
+static void server_stop(test_loop_server_t *s)
 {
-    CHECK_EQ(eddy_loop_post(s->loop, stop_cb, s), 0);
-    CHECK_EQ(pthread_join(s->thread, NULL), 0);
-    eddy_loop_free(s->loop);
+    test_loop_server_stop(s);
     CHECK_EQ(atomic_load(&st.closes), atomic_load(&st.connects));
 }
 
@@ -160,7 +136,7 @@ static void stats_cb(eddy_loop_t *loop, void *ud)
     atomic_store(&st.stats_done, 1);
 }
 
-static const eddy_net_stats_t *server_stats(server_t *s)
+static const eddy_net_stats_t *server_stats(test_loop_server_t *s)
 {
     atomic_store(&st.stats_done, 0);
     CHECK_EQ(eddy_loop_post(s->loop, stats_cb, NULL), 0);
@@ -267,7 +243,7 @@ static void make_tlv_stream(stream_t *s)
  * the server's EOF; then CHECK the server got exactly the stream's packets. */
 static void run_stream(const eddy_port_options_t *o, const stream_t *s, bool bytewise)
 {
-    server_t srv;
+    test_loop_server_t srv;
     server_start(&srv, o);
     int fd = client_connect(srv.port, 0);
     if (bytewise) {
@@ -353,7 +329,7 @@ static void test_package_too_big(void)
     CHECK_EQ(eddy_port_options_set(&o, "package_eof", "\\n"), 0);
     CHECK_EQ(eddy_port_options_set(&o, "package_max_length", "1024"), 0);
     o.linger_timeout = 2000;
-    server_t s;
+    test_loop_server_t s;
     server_start(&s, &o);
     int fd = client_connect(s.port, 0);
     size_t n = 600 * 1024;
@@ -406,7 +382,7 @@ static void test_stats_per_reason(void)
     CHECK_EQ(eddy_port_options_set(&o, "package_max_length", "1024"), 0);
     o.linger_timeout = 200;
     o.close_flush_timeout = 300;
-    server_t s;
+    test_loop_server_t s;
     server_start(&s, &o);
     char buf[2048];
     int how;

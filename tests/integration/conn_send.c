@@ -30,6 +30,7 @@
 
 #include <eddy.h>
 
+#include "loop_server.h"
 #include "test.h"
 #include "testutil.h"
 
@@ -229,27 +230,7 @@ static void on_receive(eddy_conn_t *c, const char *data, size_t len, void *ud)
 
 /* ---- the server thread ---------------------------------------------------- */
 
-typedef struct server {
-    eddy_loop_t *loop;
-    eddy_listener_t *listener;
-    pthread_t thread;
-    int port;
-} server_t;
-
-static void *loop_thread(void *arg)
-{
-    server_t *s = arg;
-    CHECK_EQ(eddy_loop_run(s->loop), 0);
-    return NULL;
-}
-
-static void stop_cb(eddy_loop_t *loop, void *ud)
-{
-    server_t *s = ud;
-    eddy_listener_shutdown(s->listener);
-}
-
-static void server_start(server_t *s)
+static void server_start(test_loop_server_t *s)
 {
     eddy_port_options_t o;
     eddy_port_options_init(&o);
@@ -261,19 +242,14 @@ static void server_start(server_t *s)
         .on_connect = on_connect, .on_receive = on_receive, .on_close = on_close};
     memset(&st, 0, sizeof st);
     atomic_store(&st.segs, -1);
-    CHECK_EQ(eddy_loop_new(&s->loop), 0);
-    CHECK_EQ(eddy_listen(s->loop, "tcp://127.0.0.1:0", &o, &cbs, NULL, &s->listener), 0);
-    server_listener = s->listener;
+    test_loop_server_start(s, NULL, &o, &cbs, NULL);
+    server_listener = s->listener; /* before any client connects */
     server_loop = s->loop;
-    s->port = eddy_listener_port(s->listener);
-    CHECK_EQ(pthread_create(&s->thread, NULL, loop_thread, s), 0);
 }
 
-static void server_stop(server_t *s)
+static void server_stop(test_loop_server_t *s)
 {
-    CHECK_EQ(eddy_loop_post(s->loop, stop_cb, s), 0);
-    CHECK_EQ(pthread_join(s->thread, NULL), 0);
-    eddy_loop_free(s->loop);
+    test_loop_server_stop(s);
     CHECK_EQ(atomic_load(&st.closes), atomic_load(&st.connects));
     CHECK_EQ(atomic_load(&st.bad), 0);
 }
@@ -319,7 +295,7 @@ static long batch_segments(int fd)
  * queue, they arrive in order, and they leave in one write. */
 static void test_send_order_one_batch(void)
 {
-    server_t s;
+    test_loop_server_t s;
     server_start(&s);
     int fd = client_connect(s.port, 0);
     send_str(fd, "order 1000\n");
@@ -340,7 +316,7 @@ static void test_send_order_one_batch(void)
  * loop), one flush. */
 static void test_pipelined_one_flush(void)
 {
-    server_t s;
+    test_loop_server_t s;
     server_start(&s);
     int fd = client_connect(s.port, 0);
     char req[1024], want[1024];
@@ -368,7 +344,7 @@ static void check_owned_bytes(const char *buf, size_t n)
  * covers it). */
 static void test_send_owned_written(void)
 {
-    server_t s;
+    test_loop_server_t s;
     server_start(&s);
     int fd = client_connect(s.port, 0);
     size_t n = 300000;
@@ -389,7 +365,7 @@ static void test_send_owned_written(void)
  * function runs exactly once, for the discarded buffer, before on_close. */
 static void test_send_owned_reset(void)
 {
-    server_t s;
+    test_loop_server_t s;
     server_start(&s);
     int fd = client_connect(s.port, 16 * 1024);
     send_str(fd, "owned 4194304\n");
@@ -410,7 +386,7 @@ static void test_send_owned_reset(void)
  * socket_buffer_size is 8 MiB; then a clean EOF. */
 static void test_sendfile(void)
 {
-    server_t s;
+    test_loop_server_t s;
     server_start(&s);
     int fd = client_connect(s.port, 0);
     send_str(fd, "file\n");
@@ -436,7 +412,7 @@ static void test_sendfile(void)
  * sent, then the connection ends with ERROR -EIO rather than waiting forever. */
 static void test_sendfile_short_file(void)
 {
-    server_t s;
+    test_loop_server_t s;
     server_start(&s);
     int fd = client_connect(s.port, 0);
     send_str(fd, "short\n");
@@ -455,7 +431,7 @@ static void test_sendfile_short_file(void)
  * eddy_conn_set_data seen in every callback; two connections, two ids. */
 static void test_conn_info(void)
 {
-    server_t s;
+    test_loop_server_t s;
     server_start(&s);
     int other = client_connect(s.port, 0);
     int fd = client_connect(s.port, 0);
