@@ -97,13 +97,16 @@ int test_server_stop(test_server_t *s)
     return status;
 }
 
-int test_connect(int port, int timeout_ms)
+int test_connect_opts(int port, int timeout_ms, int rcvbuf, bool nodelay)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    int one = 1;
+    if (nodelay) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
     if (connect(fd, (struct sockaddr *)&sin, sizeof sin) < 0) {
@@ -111,6 +114,11 @@ int test_connect(int port, int timeout_ms)
         return -1;
     }
     return fd;
+}
+
+int test_connect(int port, int timeout_ms)
+{
+    return test_connect_opts(port, timeout_ms, 0, false);
 }
 
 int test_write_all(int fd, const void *data, size_t len)

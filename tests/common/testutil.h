@@ -27,6 +27,8 @@ int test_server_stop(test_server_t *s);
 
 /* Blocking TCP connection to 127.0.0.1:port with send/recv timeouts. */
 int test_connect(int port, int timeout_ms);
+/* The same, with SO_RCVBUF set first when rcvbuf > 0, and TCP_NODELAY. */
+int test_connect_opts(int port, int timeout_ms, int rcvbuf, bool nodelay);
 int test_write_all(int fd, const void *data, size_t len);
 /* Read until EOF, error, timeout or max bytes. Returns bytes read; *how is
  * 0 for a clean EOF, else the errno that ended it (ECONNRESET, EAGAIN ...). */

@@ -259,15 +259,8 @@ static void server_stop(test_loop_server_t *s)
  * (set before connect, so the window is small from the start). */
 static int client_connect(int port, int rcvbuf)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = test_connect_opts(port, 5000, rcvbuf, false);
     CHECK(fd >= 0);
-    struct timeval tv = {.tv_sec = 5};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-    CHECK_EQ(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
     return fd;
 }
 

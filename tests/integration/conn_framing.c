@@ -148,17 +148,8 @@ static const eddy_net_stats_t *server_stats(test_loop_server_t *s)
 
 static int client_connect(int port, int rcvbuf)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = test_connect_opts(port, 5000, rcvbuf, true);
     CHECK(fd >= 0);
-    struct timeval tv = {.tv_sec = 5};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-    CHECK_EQ(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
     return fd;
 }
 
