@@ -1,7 +1,7 @@
 /*
  * server — the multi-process line echo server.
  *
- *   server [-p PORT] [-P PORT2] [-w WORKERS] [-m base] [-n MAX_REQUEST]
+ *   server [-p PORT] [-P PORT2] [-w WORKERS] [-m base|process] [-n MAX_REQUEST]
  *
  * Port PORT (0 = a free one) answers each "\r\n"-terminated line with
  * itself; the optional second port PORT2 speaks a length-header protocol (a
@@ -46,7 +46,8 @@ static void on_worker_error(eddy_server_t *s, int worker_id, pid_t pid, int exit
 
 static int usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s [-p PORT] [-P PORT2] [-w WORKERS] [-m base] [-n MAX_REQUEST]\n",
+    fprintf(stderr,
+            "usage: %s [-p PORT] [-P PORT2] [-w WORKERS] [-m base|process] [-n MAX_REQUEST]\n",
             prog);
     return 2;
 }

@@ -120,6 +120,12 @@ EDDY_EXPORT int eddy_reset(eddy_conn_t *c);
 /* Stop / restart reading (back-pressure towards the peer). */
 EDDY_EXPORT int eddy_pause(eddy_conn_t *c);
 EDDY_EXPORT int eddy_resume(eddy_conn_t *c);
+/* Inside on_receive only: give the packet back. It stays at the front of
+ * the input, reading pauses as with eddy_pause, and the same packet is
+ * delivered again after eddy_resume — back-pressure for a consumer that
+ * cannot take it now (the PROCESS-mode reactor uses it when a worker's
+ * queue is full). Returns 0 or -EDDY_ECLOSING. */
+EDDY_EXPORT int eddy_conn_unread(eddy_conn_t *c);
 
 EDDY_EXPORT void eddy_conn_set_data(eddy_conn_t *c, void *data);
 EDDY_EXPORT void *eddy_conn_data(const eddy_conn_t *c);

@@ -21,13 +21,35 @@
  * response: it stops accepting, lets in-flight work finish, then closes each
  * connection through the graceful close of eddy/conn.h — never a reset.
  *
- * Connections are named by a 64-bit session id: the owning worker, the
- * socket's descriptor and a generation, so an id that outlived its
- * connection is refused (-EDDY_ESESSION) and never reaches a newer
- * connection that reuses the descriptor.
+ * In PROCESS mode the tree has one more level, and the connections live in
+ * the master:
  *
- * Threads and processes: eddy_server_start forks before any thread exists;
- * each process has one loop, and every callback runs on it. Callbacks and
+ *   master (reactor_num reactor threads: accept, read, frame, write)
+ *     └─ manager ── worker #0 … #N-1, task workers (forks, restarts, reloads)
+ *
+ * A reactor thread cuts each connection's input into packets with the
+ * port's framing and hands every whole packet to a worker (dispatch_mode)
+ * through that worker's inbox; the worker's sends, closes and resets come
+ * back through the reactor's inbox in order, so a close never overtakes the
+ * data before it. Replacing or losing a worker loses no connection. When a
+ * reactor's queue towards one worker passes max_queued_bytes, it stops
+ * reading from the clients whose packets go there until the worker catches
+ * up, so a flood cannot grow the master's memory without bound. A worker
+ * that crashes loses the requests it had taken and not yet answered (a
+ * packet delivered with no send on that session since): the reactor logs
+ * each and closes the connection gracefully — with a 503 reply first on an
+ * HTTP port (open_http_protocol) — rather than let the client wait forever.
+ * Idle connections stay open and the replacement serves them.
+ *
+ * Connections are named by a 64-bit session id: the owning worker (BASE) or
+ * reactor thread (PROCESS), the socket's descriptor and a generation, so an
+ * id that outlived its connection is refused (-EDDY_ESESSION) and never
+ * reaches a newer connection that reuses the descriptor.
+ *
+ * Threads and processes: eddy_server_start forks before any thread exists
+ * (in PROCESS mode the manager is forked before the reactor threads start);
+ * each worker process has one loop, and every callback runs on it, except
+ * the dispatch function, which runs in the reactor threads. Callbacks and
  * methods are called in the process the comment names ("worker" for most).
  */
 #ifndef EDDY_SERVER_H
@@ -47,31 +69,48 @@ typedef struct eddy_server eddy_server_t;
 typedef uint64_t eddy_session_t;
 
 typedef enum eddy_server_mode {
-    EDDY_MODE_BASE = 1,
+    EDDY_MODE_BASE = 1,    /* workers own their connections */
+    EDDY_MODE_PROCESS = 2, /* reactor threads in the master own them */
 } eddy_server_mode_t;
 
+/* Which worker a PROCESS-mode packet goes to (Swoole's numbering). In BASE
+ * mode the kernel spreads connections and dispatch_mode is not used. */
+typedef enum eddy_dispatch_mode {
+    EDDY_DISPATCH_ROUND_ROBIN = 1, /* each packet to the next worker (no on_connect/on_close) */
+    EDDY_DISPATCH_FD = 2,          /* by connection: fd modulo (default) */
+    EDDY_DISPATCH_IDLE = 3, /* each packet to the least busy worker (no on_connect/on_close) */
+    EDDY_DISPATCH_IP = 4,   /* by peer address: the same client, the same worker */
+    EDDY_DISPATCH_UID = 5,  /* by eddy_server_bind's uid, fd modulo until bound */
+} eddy_dispatch_mode_t;
+
 typedef struct eddy_server_options {
-    eddy_server_mode_t mode;    /* "mode": base (default) */
-    int worker_num;             /* "worker_num": default the number of CPUs */
-    int task_worker_num;        /* "task_worker_num": default 0 */
-    uint64_t max_request;       /* "max_request": packets per worker before it is
-                                   replaced, 0 = never */
-    uint64_t max_request_grace; /* "max_request_grace": up to this many more, at
-                                   random, so workers do not all recycle at once;
-                                   default max_request / 2 */
-    uint64_t task_max_request;  /* "task_max_request": tasks per task worker, 0 = never */
-    uint64_t max_wait_time;     /* "max_wait_time": seconds a leaving worker may take
-                                   to finish and close gracefully, default 3 */
-    bool reload_async;          /* "reload_async": replace all workers at once */
-    bool daemonize;             /* "daemonize": detach into the background */
-    const char *pid_file;       /* "pid_file": written by the master */
-    const char *log_file;       /* "log_file": reopened on SIGRTMIN (rotation) */
-    eddy_log_level_t log_level; /* "log_level" */
-    const char *user;           /* "user": drop privileges after binding */
-    const char *group;          /* "group" */
-    eddy_port_options_t port;   /* defaults for every port: framing, buffers,
-                                   heartbeat, max_connection, ... (any key of
-                                   eddy_port_options_set) */
+    eddy_server_mode_t mode;            /* "mode": base (default) or process */
+    int worker_num;                     /* "worker_num": default the number of CPUs */
+    int reactor_num;                    /* "reactor_num": PROCESS-mode reactor threads,
+                                           1..256, default the number of CPUs */
+    eddy_dispatch_mode_t dispatch_mode; /* "dispatch_mode": 1..5, default 2 */
+    size_t max_queued_bytes;            /* "max_queued_bytes": PROCESS mode, bytes a reactor
+                                           queues for one worker before it stops reading
+                                           from the clients that send to it; 8 MiB */
+    int task_worker_num;                /* "task_worker_num": default 0 */
+    uint64_t max_request;               /* "max_request": packets per worker before it is
+                                           replaced, 0 = never */
+    uint64_t max_request_grace;         /* "max_request_grace": up to this many more, at
+                                           random, so workers do not all recycle at once;
+                                           default max_request / 2 */
+    uint64_t task_max_request;          /* "task_max_request": tasks per task worker, 0 = never */
+    uint64_t max_wait_time;             /* "max_wait_time": seconds a leaving worker may take
+                                           to finish and close gracefully, default 3 */
+    bool reload_async;                  /* "reload_async": replace all workers at once */
+    bool daemonize;                     /* "daemonize": detach into the background */
+    const char *pid_file;               /* "pid_file": written by the master */
+    const char *log_file;               /* "log_file": reopened on SIGRTMIN (rotation) */
+    eddy_log_level_t log_level;         /* "log_level" */
+    const char *user;                   /* "user": drop privileges after binding */
+    const char *group;                  /* "group" */
+    eddy_port_options_t port;           /* defaults for every port: framing, buffers,
+                                           heartbeat, max_connection, ... (any key of
+                                           eddy_port_options_set) */
 } eddy_server_options_t;
 
 /* Everything is optional. Process in brackets. */
@@ -99,6 +138,10 @@ typedef struct eddy_server_callbacks {
     /* [worker, task worker] a message from eddy_server_send_message. */
     void (*on_pipe_message)(eddy_server_t *s, int src_worker, const void *data, size_t len,
                             void *ud);
+    /* [manager] the manager process is up / about to exit. In BASE mode the
+     * master is the manager, and these run in it. */
+    void (*on_manager_start)(eddy_server_t *s, void *ud);
+    void (*on_manager_stop)(eddy_server_t *s, void *ud);
     /* [worker] a datagram on a udp:// port; answer with eddy_server_sendto. */
     void (*on_packet)(eddy_server_t *s, int port, const char *data, size_t len,
                       const eddy_addr_t *from, void *ud);
@@ -131,6 +174,17 @@ EDDY_EXPORT int eddy_server_load_config(eddy_server_t *s, const char *path, int 
 EDDY_EXPORT int eddy_server_listen(eddy_server_t *s, const char *url,
                                    const eddy_port_options_t *opts,
                                    const eddy_server_callbacks_t *cbs, void *ud);
+/* PROCESS mode: choose the worker for each packet yourself. Called in a
+ * reactor thread of the master (several at once when reactor_num > 1: it
+ * must be thread-safe and must not block) for every packet (data, len) and
+ * once per connection with data NULL (the worker that gets on_connect,
+ * on_close and the buffer events). uid is the session's eddy_server_bind
+ * value (0 if none). Return a worker id 0 .. worker_num - 1; anything else
+ * falls back to fd modulo. Only before eddy_server_start. */
+typedef int (*eddy_dispatch_fn)(eddy_server_t *s, eddy_session_t session, const eddy_addr_t *peer,
+                                uint64_t uid, const char *data, size_t len, void *ud);
+EDDY_EXPORT int eddy_server_set_dispatch(eddy_server_t *s, eddy_dispatch_fn fn, void *ud);
+
 /* The bound port number of port index i (e.g. after asking for 0). */
 EDDY_EXPORT int eddy_server_port(const eddy_server_t *s, int i);
 
@@ -140,10 +194,22 @@ EDDY_EXPORT int eddy_server_start(eddy_server_t *s);
 
 /* ---- methods, called in a worker ---------------------------------------
  *
- * send, close and reset also take a session of another worker: the call is
- * handed to the owner through its inbox and 0 means it was queued (if the
- * session is gone by the time the owner looks, nothing happens). The other
- * methods work on this worker's sessions only (-EDDY_ESESSION otherwise). */
+ * BASE mode: send, close and reset also take a session of another worker:
+ * the call is handed to the owner through its inbox and 0 means it was
+ * queued (if the session is gone by the time the owner looks, nothing
+ * happens). The other methods work on this worker's sessions only
+ * (-EDDY_ESESSION otherwise).
+ *
+ * PROCESS mode: every method works on every session, from any worker or
+ * task worker. exists, info and foreach read the master's session table
+ * (shared memory); send, sendfile, close, reset, pause, resume, protect and
+ * bind are messages to the owning reactor thread: 0 means queued, and a
+ * session that closed meanwhile ignores them. A send the reactor cannot
+ * queue (past socket_buffer_size) ends the connection with a graceful close
+ * and an error in the log rather than leave a gap in the stream. sendfile
+ * passes the file by its path (/proc/self/fd): the reactor opens it and
+ * checks it is the same file (-EDDY_ESTATE for a file that has no path,
+ * e.g. deleted). */
 
 EDDY_EXPORT int eddy_server_send(eddy_server_t *s, eddy_session_t session, const void *data,
                                  size_t len);
@@ -158,9 +224,11 @@ EDDY_EXPORT int eddy_server_resume(eddy_server_t *s, eddy_session_t session);
 EDDY_EXPORT bool eddy_server_exists(eddy_server_t *s, eddy_session_t session);
 
 typedef struct eddy_session_info {
-    int worker_id;
-    int port; /* port index */
-    eddy_conn_info_t conn;
+    int worker_id;         /* BASE: the owner; PROCESS: the worker that got on_connect (-1: none) */
+    int reactor_id;        /* PROCESS: the reactor thread that owns it; BASE: -1 */
+    int port;              /* port index */
+    uint64_t uid;          /* eddy_server_bind's value, 0 if none */
+    eddy_conn_info_t conn; /* PROCESS: as of the reactor's last packet or send */
 } eddy_session_info_t;
 
 EDDY_EXPORT int eddy_server_info(eddy_server_t *s, eddy_session_t session,
@@ -171,6 +239,9 @@ eddy_server_foreach(eddy_server_t *s,
                     void (*fn)(eddy_server_t *s, eddy_session_t session, void *arg), void *arg);
 /* Exempt a session from heartbeat eviction (or make it subject again). */
 EDDY_EXPORT int eddy_server_protect(eddy_server_t *s, eddy_session_t session, bool on);
+/* Attach a user id to a session (dispatch_mode 5 sends its packets to worker
+ * uid % worker_num from then on; info reports it). uid must not be 0. */
+EDDY_EXPORT int eddy_server_bind(eddy_server_t *s, eddy_session_t session, uint64_t uid);
 
 typedef struct eddy_server_stats {
     uint64_t start_time;  /* wall clock, seconds */
@@ -228,6 +299,8 @@ EDDY_EXPORT int eddy_server_stop_worker(eddy_server_t *s, int worker_id);
 
 EDDY_EXPORT int eddy_server_worker_id(const eddy_server_t *s); /* -1 in the master */
 EDDY_EXPORT pid_t eddy_server_master_pid(const eddy_server_t *s);
+/* The process that forks the workers: the master in BASE mode. */
+EDDY_EXPORT pid_t eddy_server_manager_pid(const eddy_server_t *s);
 EDDY_EXPORT eddy_loop_t *eddy_server_loop(const eddy_server_t *s); /* this process's loop */
 
 #endif

@@ -327,8 +327,12 @@ static size_t deliver(eddy_conn_t *c, const char *data, size_t len)
             eddy__conn_close_with(c, (int)n);
             break;
         }
-        g->stats.packets_in++;
         if (g->cbs.on_receive) g->cbs.on_receive(c, data + off, (size_t)n, g->ud);
+        if (c->unread) {
+            c->unread = false; /* the packet stays in front, for after eddy_resume */
+            break;
+        }
+        g->stats.packets_in++;
         off += (size_t)n;
     }
     return off;
@@ -661,6 +665,14 @@ void eddy__conn_io_cb(eddy_loop_t *loop, int fd, unsigned events, void *ud)
 int eddy_pause(eddy_conn_t *c)
 {
     if (c->state != CONN_OPEN) return -EDDY_ECLOSING;
+    c->paused = true;
+    return 0;
+}
+
+int eddy_conn_unread(eddy_conn_t *c)
+{
+    if (c->state != CONN_OPEN) return -EDDY_ECLOSING;
+    c->unread = true;
     c->paused = true;
     return 0;
 }

@@ -54,6 +54,7 @@ struct eddy_conn {
     bool write_blocked;  /* EAGAIN on write: waiting for EPOLLOUT */
     bool read_scheduled; /* a deferred read is queued */
     bool paused;
+    bool unread; /* on_receive gave its packet back (eddy_conn_unread) */
     bool peer_eof;
     bool peer_closed_first; /* the close began with the peer's FIN */
     bool above_high;

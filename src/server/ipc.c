@@ -93,7 +93,8 @@ struct ipc {
     int64_t kick_timer;    /* 0 ms: write the batches, deliver kept messages */
     int64_t partial_timer; /* ticks while partial messages exist */
 
-    bool reading; /* the inbox watcher is on */
+    bool reading;  /* the inbox watcher is on */
+    bool stopping; /* eddy__ipc_stop_receiving: stop at the next message boundary */
     bool closed;
     int busy; /* callbacks on the stack; the memory waits for 0 */
 
@@ -767,10 +768,20 @@ static void deliver_pending(ipc_t *ipc)
 
 /* Deliver kept messages, then read up to IPC_READ_BATCH datagrams. The
  * caller holds ipc->busy. */
+/* Stop reading once no message is half-received: its remaining chunks are
+ * this process's to read, or the message would be lost. */
+static bool stop_now(ipc_t *ipc)
+{
+    if (!ipc->stopping || !ipc->reading || ipc->npartials > 0) return false;
+    eddy_io_remove(ipc->loop, ipc->recv_fd);
+    ipc->reading = false;
+    return true;
+}
+
 static void read_pass(ipc_t *ipc)
 {
     deliver_pending(ipc);
-    for (int i = 0; i < IPC_READ_BATCH && !ipc->closed; i++) {
+    for (int i = 0; i < IPC_READ_BATCH && !ipc->closed && ipc->reading && !stop_now(ipc); i++) {
         bool in_place;
         ssize_t n = recv_dgram(ipc, ipc->rbuf, &in_place);
         if (n < 0) {
@@ -1022,6 +1033,13 @@ void eddy__ipc_close(ipc_t *ipc)
     if (ipc->kick_timer) eddy_timer_clear(ipc->loop, ipc->kick_timer);
     if (ipc->partial_timer) eddy_timer_clear(ipc->loop, ipc->partial_timer);
     if (ipc->busy == 0) destroy(ipc);
+}
+
+void eddy__ipc_stop_receiving(ipc_t *ipc)
+{
+    if (!ipc || ipc->closed || !ipc->reading) return;
+    ipc->stopping = true;
+    stop_now(ipc);
 }
 
 void eddy__ipc_discard(ipc_t *ipc)

@@ -168,6 +168,10 @@ const ipc_stats_t *eddy__ipc_stats(const ipc_t *ipc);
  * free. Safe inside on_message (the memory goes when the callback returns;
  * no further message is delivered). Does not close the inboxes. */
 void eddy__ipc_close(ipc_t *ipc);
+/* Stop reading the inbox (sending goes on): what is left in it is for the
+ * slot's next process. A message whose first chunks were already read is
+ * read to its end first, so none is split between two readers. */
+void eddy__ipc_stop_receiving(ipc_t *ipc);
 /* In a forked child: free an inherited ipc's memory only. Its loop is the
  * parent's (free that separately), and the messages the parent had queued
  * are the parent's to send. */

@@ -1,8 +1,9 @@
 /*
- * The master: in BASE mode it is also the manager. It forks the workers,
- * reaps them, restarts those that die, replaces them on reload or when they
- * retire, and shuts the tree down. It never starts a thread, so forking is
- * always safe.
+ * The manager: it forks the workers, reaps them, restarts those that die,
+ * replaces them on reload or when they retire, and shuts them down. In BASE
+ * mode the master is the manager; in PROCESS mode the master forks it
+ * before starting its reactor threads. It never starts a thread, so forking
+ * is always safe.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -238,7 +239,13 @@ static void handle_notice(eddy_server_t *s, const notice_t *n)
         break;
     case NOTICE_RELOAD: start_reload(s, false); break;
     case NOTICE_RELOAD_TASKS: start_reload(s, true); break;
-    case NOTICE_SHUTDOWN: start_shutdown(s); break;
+    case NOTICE_SHUTDOWN:
+        /* PROCESS mode: the master drains its connections first. */
+        if (s->role == ROLE_MANAGER)
+            kill(s->master_pid, SIGTERM);
+        else
+            start_shutdown(s);
+        break;
     default: EDDY_WARN("unknown notice %d from worker %d", n->type, n->worker_id);
     }
 }
@@ -259,6 +266,16 @@ static void notice_cb(eddy_loop_t *loop, int fd, unsigned events, void *ud)
 
 static void restart_later(eddy_loop_t *loop, int64_t id, void *ud);
 
+/* PROCESS mode: a worker ended without finishing its work (crashed, or was
+ * killed): every reactor thread closes the connections whose request it
+ * had taken and not answered. */
+static void report_lost(eddy_server_t *s, int slot)
+{
+    if (s->role != ROLE_MANAGER || !s->ipc || slot >= s->opts.worker_num) return;
+    for (int r = 0; r < s->opts.reactor_num; r++)
+        eddy__ipc_send(s->ipc, reactor_slot(s, r), MSG_WORKER_LOST, (uint64_t)slot, NULL, 0);
+}
+
 static void child_exited(eddy_server_t *s, pid_t pid, int status)
 {
     int leaver;
@@ -271,10 +288,12 @@ static void child_exited(eddy_server_t *s, pid_t pid, int status)
         s->leavers[leaver] = s->leavers[--s->nleavers];
         w->leaving--;
         EDDY_INFO("worker #%d (pid %d) left", i, (int)pid);
+        if (code != 0) report_lost(s, i);
         reload_step(s);
         return;
     }
     w->pid = 0;
+    if (!s->shutting_down || code != 0) report_lost(s, i);
     if (s->shutting_down) return;
     EDDY_WARN("worker #%d (pid %d) exited unexpectedly: %s %d", i, (int)pid,
               signo ? "signal" : "status", signo ? signo : code);
@@ -314,7 +333,9 @@ static void on_child(eddy_loop_t *loop, int signo, void *ud)
 static void on_signal(eddy_loop_t *loop, int signo, void *ud)
 {
     eddy_server_t *s = ud;
-    if (signo == SIGTERM || signo == SIGINT) start_shutdown(s);
+    /* Ctrl-C reaches the whole process group: in PROCESS mode the master
+     * drains the connections first and then tells the manager (SIGTERM). */
+    if (signo == SIGTERM || (signo == SIGINT && s->role == ROLE_MASTER)) start_shutdown(s);
     if (signo == SIGUSR1) start_reload(s, false);
     if (signo == SIGUSR2) start_reload(s, true);
     if (signo == SIGRTMIN) {
@@ -343,6 +364,8 @@ static void fork_slot(eddy_server_t *s, int i)
          * watches its own, then restores the rest of the original mask. */
         eddy_loop_t *loop = s->loop;
         s->loop = NULL;
+        if (s->ipc) eddy__ipc_discard(s->ipc);
+        s->ipc = NULL;
         eddy_loop_discard_after_fork(loop);
         close(s->notice_pipe[0]);
         s->notice_pipe[0] = -1;
@@ -365,13 +388,17 @@ static int master_setup(eddy_server_t *s)
         if ((rc = eddy_signal_start(s->loop, master_signals[i], on_signal, s)) < 0) return rc;
     if ((rc = eddy_signal_start(s->loop, SIGCHLD, on_child, s)) < 0) return rc;
     if ((rc = eddy_signal_start(s->loop, SIGRTMIN, on_signal, s)) < 0) return rc;
+    /* The manager tells the reactor threads about workers that died. */
+    if (s->role == ROLE_MANAGER &&
+        (rc = eddy__ipc_open(&s->ipc, s->loop, s->inboxes, s->ninboxes, -1, 0, NULL, NULL)) < 0)
+        return rc;
     return eddy_io_add(s->loop, s->notice_pipe[0], EDDY_READABLE, notice_cb, s);
 }
 
 /* The master's loop is gone: restore the caller's signal mask, discarding
  * instances that came for the master after it stopped watching (unblocked,
  * they would take their default action: for most, killing the caller). */
-static void restore_signals(const eddy_server_t *s)
+void eddy__server_restore_signals(const eddy_server_t *s)
 {
     sigset_t late;
     eddy__server_signal_set(&late);
@@ -386,37 +413,24 @@ static void restore_signals(const eddy_server_t *s)
 
 int eddy__master_run(eddy_server_t *s)
 {
-    prctl(PR_SET_NAME, "eddy: master");
-    s->nslots = eddy__server_total_workers(s);
-    s->slots = calloc((size_t)s->nslots, sizeof *s->slots);
-    if (!s->slots) return -ENOMEM;
-    s->reload_next = -1;
-    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, s->notice_pipe) < 0)
-        return -errno;
-    s->inboxes = calloc((size_t)s->nslots, sizeof *s->inboxes);
-    if (!s->inboxes) return -ENOMEM;
-    for (int i = 0; i < s->nslots; i++)
-        s->inboxes[i].fd[0] = s->inboxes[i].fd[1] = -1;
-    for (int i = 0; i < s->nslots; i++) {
-        int rc = eddy__ipc_inbox_create(&s->inboxes[i]);
-        if (rc < 0) return rc;
-    }
+    prctl(PR_SET_NAME, s->role == ROLE_MANAGER ? "eddy: manager" : "eddy: master");
     sigset_t watched;
     eddy__server_signal_set(&watched);
     sigprocmask(SIG_BLOCK, &watched, NULL);
     int rc = master_setup(s);
     if (rc == 0) {
-        if (s->cbs.on_start) s->cbs.on_start(s, s->ud);
+        if (s->role == ROLE_MASTER && s->cbs.on_start) s->cbs.on_start(s, s->ud);
+        if (s->cbs.on_manager_start) s->cbs.on_manager_start(s, s->ud);
         for (int i = 0; i < s->nslots; i++)
             fork_slot(s, i);
         rc = eddy_loop_run(s->loop);
-        if (s->cbs.on_shutdown) s->cbs.on_shutdown(s, s->ud);
+        if (s->cbs.on_manager_stop) s->cbs.on_manager_stop(s, s->ud);
+        if (s->role == ROLE_MASTER && s->cbs.on_shutdown) s->cbs.on_shutdown(s, s->ud);
     }
+    if (s->ipc) eddy__ipc_flush(s->ipc, 1000);
+    eddy__server_ipc_close(s);
     eddy_loop_free(s->loop);
     s->loop = NULL;
-    restore_signals(s);
-    close(s->notice_pipe[0]);
-    close(s->notice_pipe[1]);
-    s->notice_pipe[0] = s->notice_pipe[1] = -1;
+    eddy__server_restore_signals(s);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "eddy/error.h"
@@ -17,12 +18,18 @@
 
 /* ---- options ---------------------------------------------------------------- */
 
+#define MAX_WORKERS  4094 /* the session id has 12 bits for the worker */
+#define MAX_REACTORS 256
+
 void eddy_server_options_init(eddy_server_options_t *o)
 {
     memset(o, 0, sizeof *o);
     o->mode = EDDY_MODE_BASE;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     o->worker_num = cpus > 0 ? (int)cpus : 1;
+    o->reactor_num = o->worker_num < MAX_REACTORS ? o->worker_num : MAX_REACTORS;
+    o->dispatch_mode = EDDY_DISPATCH_FD;
+    o->max_queued_bytes = 8u << 20;
     o->max_wait_time = 3;
     o->log_level = eddy_log_get_level();
     eddy_port_options_init(&o->port);
@@ -60,8 +67,6 @@ static int set_string(const char **field, const char *value)
     return 0;
 }
 
-#define MAX_WORKERS 4094 /* the session id has 12 bits for the worker */
-
 static int set_number(eddy_server_options_t *o, const char *key, const char *value, bool *found)
 {
     struct {
@@ -71,6 +76,8 @@ static int set_number(eddy_server_options_t *o, const char *key, const char *val
         {"worker_num", 1, MAX_WORKERS},      {"task_worker_num", 0, MAX_WORKERS},
         {"max_request", 0, UINT32_MAX},      {"max_request_grace", 0, UINT32_MAX},
         {"task_max_request", 0, UINT32_MAX}, {"max_wait_time", 1, 86400},
+        {"reactor_num", 1, MAX_REACTORS},    {"dispatch_mode", 1, 5},
+        {"max_queued_bytes", 1, 1ull << 40},
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (strcmp(key, keys[i].key) != 0) continue;
@@ -84,7 +91,10 @@ static int set_number(eddy_server_options_t *o, const char *key, const char *val
         case 2: o->max_request = v; break;
         case 3: o->max_request_grace = v; break;
         case 4: o->task_max_request = v; break;
-        default: o->max_wait_time = v; break;
+        case 5: o->max_wait_time = v; break;
+        case 6: o->reactor_num = (int)v; break;
+        case 7: o->dispatch_mode = (eddy_dispatch_mode_t)v; break;
+        default: o->max_queued_bytes = v; break;
         }
         return 0;
     }
@@ -101,6 +111,8 @@ static int options_set(eddy_server_options_t *o, const char *key, const char *va
     if (strcmp(key, "mode") == 0) {
         if (strcasecmp(value, "base") == 0 || strcmp(value, "1") == 0)
             return o->mode = EDDY_MODE_BASE, 0;
+        if (strcasecmp(value, "process") == 0 || strcmp(value, "2") == 0)
+            return o->mode = EDDY_MODE_PROCESS, 0;
         return -EDDY_EOPTION;
     }
     if (strcmp(key, "reload_async") == 0) return parse_bool(value, &o->reload_async);
@@ -145,7 +157,11 @@ static int options_copy(eddy_server_options_t *dst, const eddy_server_options_t 
 
 static int options_validate(const eddy_server_options_t *o)
 {
-    if (o->mode != EDDY_MODE_BASE) return -EDDY_EOPTION;
+    if (o->mode != EDDY_MODE_BASE && o->mode != EDDY_MODE_PROCESS) return -EDDY_EOPTION;
+    if (o->reactor_num < 1 || o->reactor_num > MAX_REACTORS) return -EDDY_EOPTION;
+    if (o->dispatch_mode < EDDY_DISPATCH_ROUND_ROBIN || o->dispatch_mode > EDDY_DISPATCH_UID)
+        return -EDDY_EOPTION;
+    if (o->max_queued_bytes == 0) return -EDDY_EOPTION;
     if (o->worker_num < 1 || o->worker_num > MAX_WORKERS) return -EDDY_EOPTION;
     if (o->worker_num + o->task_worker_num > MAX_WORKERS) return -EDDY_EOPTION;
     if (o->max_wait_time < 1) return -EDDY_EOPTION;
@@ -188,9 +204,11 @@ void eddy_server_free(eddy_server_t *s)
     free(s->ports);
     free(s->slots);
     if (s->inboxes)
-        for (int i = 0; i < s->nslots; i++)
+        for (int i = 0; i < s->ninboxes; i++)
             eddy__ipc_inbox_close(&s->inboxes[i]);
     free(s->inboxes);
+    eddy__table_destroy(&s->table);
+    free(s->owed);
     for (int i = 0; i < 2; i++)
         if (s->notice_pipe[i] >= 0) close(s->notice_pipe[i]);
     free(s->leavers);
@@ -324,6 +342,14 @@ int eddy_server_listen(eddy_server_t *s, const char *url, const eddy_port_option
     return s->nports++;
 }
 
+int eddy_server_set_dispatch(eddy_server_t *s, eddy_dispatch_fn fn, void *ud)
+{
+    if (s->started) return -EDDY_ESTATE;
+    s->dispatch_fn = fn;
+    s->dispatch_ud = ud;
+    return 0;
+}
+
 int eddy_server_port(const eddy_server_t *s, int i)
 {
     if (i < 0 || i >= s->nports) return -EINVAL;
@@ -350,6 +376,11 @@ int eddy_server_worker_id(const eddy_server_t *s)
 pid_t eddy_server_master_pid(const eddy_server_t *s)
 {
     return s->master_pid;
+}
+
+pid_t eddy_server_manager_pid(const eddy_server_t *s)
+{
+    return s->manager_pid;
 }
 
 eddy_loop_t *eddy_server_loop(const eddy_server_t *s)
@@ -445,6 +476,47 @@ static void cleanup(eddy_server_t *s)
     if (s->opts.pid_file) unlink(s->opts.pid_file);
 }
 
+/* PROCESS mode: one entry per descriptor the master may open. */
+static size_t table_size(void)
+{
+    struct rlimit rl;
+    size_t n = 65536;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) n = rl.rlim_cur;
+    return n < SESSION_FD_MAX ? n : SESSION_FD_MAX;
+}
+
+/* What every process of the tree shares, made before the first fork: the
+ * worker slots, the notice socket, one inbox per slot (and per reactor
+ * thread), and in PROCESS mode the session table. */
+static int tree_create(eddy_server_t *s)
+{
+    s->nslots = eddy__server_total_workers(s);
+    s->slots = calloc((size_t)s->nslots, sizeof *s->slots);
+    if (!s->slots) return -ENOMEM;
+    s->reload_next = -1;
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, s->notice_pipe) < 0)
+        return -errno;
+    s->ninboxes = s->nslots + (table_is_process(s) ? s->opts.reactor_num : 0);
+    s->inboxes = calloc((size_t)s->ninboxes, sizeof *s->inboxes);
+    if (!s->inboxes) return -ENOMEM;
+    for (int i = 0; i < s->ninboxes; i++)
+        s->inboxes[i].fd[0] = s->inboxes[i].fd[1] = -1;
+    for (int i = 0; i < s->ninboxes; i++) {
+        int rc = eddy__ipc_inbox_create(&s->inboxes[i]);
+        if (rc < 0) return rc;
+    }
+    if (!table_is_process(s)) return 0;
+    return eddy__table_create(&s->table, table_size(), s->opts.worker_num);
+}
+
+static void tree_destroy(eddy_server_t *s)
+{
+    for (int i = 0; i < 2; i++) {
+        if (s->notice_pipe[i] >= 0) close(s->notice_pipe[i]);
+        s->notice_pipe[i] = -1;
+    }
+}
+
 int eddy_server_start(eddy_server_t *s)
 {
     if (s->started) return -EDDY_ESTATE;
@@ -457,9 +529,11 @@ int eddy_server_start(eddy_server_t *s)
     sigprocmask(SIG_SETMASK, NULL, &s->original_mask);
     rc = prepare(s);
     if (rc == 0) {
-        s->master_pid = getpid(); /* daemonize forked */
-        rc = eddy__master_run(s);
+        s->master_pid = s->manager_pid = getpid(); /* daemonize forked */
+        rc = tree_create(s);
     }
+    if (rc == 0) rc = table_is_process(s) ? eddy__process_run(s) : eddy__master_run(s);
+    tree_destroy(s);
     cleanup(s);
     return rc;
 }

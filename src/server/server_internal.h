@@ -11,10 +11,73 @@
 #include "ipc.h"
 
 typedef enum server_role {
-    ROLE_MASTER,
+    ROLE_MASTER,  /* BASE mode: also the manager */
+    ROLE_MANAGER, /* PROCESS mode: forks and supervises the workers */
     ROLE_WORKER,
     ROLE_TASK_WORKER,
 } server_role_t;
+
+/* Message types on the inboxes (ipc.h). */
+enum {
+    MSG_TASK = 1,      /* worker -> task worker: id = task id */
+    MSG_FINISH,        /* task worker -> worker: id = task id */
+    MSG_PIPE,          /* any -> worker or task worker */
+    MSG_SESSION_SEND,  /* -> the session's owner (BASE: worker; PROCESS: reactor); id = session */
+    MSG_SESSION_CLOSE, /* the same, id = session */
+    MSG_SESSION_RESET,
+    /* PROCESS mode, worker or task worker -> reactor; id = session */
+    MSG_SESSION_SENDFILE, /* sendfile_msg_t + path */
+    MSG_SESSION_PAUSE,
+    MSG_SESSION_RESUME,
+    MSG_SESSION_PROTECT, /* one byte: on */
+    MSG_SESSION_BIND,    /* uint64_t uid */
+    /* PROCESS mode, reactor -> worker; id = session */
+    MSG_CONNECT,      /* int32_t port */
+    MSG_DATA,         /* a whole packet */
+    MSG_CLOSED,       /* close_msg_t */
+    MSG_BUFFER_FULL,  /* empty */
+    MSG_BUFFER_EMPTY, /* empty */
+    MSG_DATAGRAM,     /* datagram_msg_t + the datagram; id = 0 */
+    /* PROCESS mode, manager -> reactor */
+    MSG_WORKER_LOST, /* id = the slot of a worker that died unexpectedly */
+};
+
+typedef struct close_msg {
+    int32_t reason;
+    int32_t err;
+    int32_t port;
+} close_msg_t;
+
+typedef struct sendfile_msg {
+    uint64_t offset, len;
+    uint64_t dev, ino; /* the reactor checks it opened the same file */
+} sendfile_msg_t;
+
+typedef struct datagram_msg {
+    int32_t port;
+    int32_t pad;
+    eddy_addr_t from;
+} datagram_msg_t;
+
+/* Session id: owner + 1 (12 bits: the worker in BASE mode, the reactor
+ * thread in PROCESS mode) | fd (20 bits) | generation (32 bits). */
+#define SESSION_FD_BITS 20
+#define SESSION_FD_MAX  (1u << SESSION_FD_BITS)
+
+static inline eddy_session_t session_make(int owner, int fd, uint32_t gen)
+{
+    return (uint64_t)(owner + 1) << 52 | (uint64_t)fd << 32 | gen;
+}
+
+static inline int session_owner(eddy_session_t id)
+{
+    return (int)(id >> 52) - 1;
+}
+
+static inline int session_fd(eddy_session_t id)
+{
+    return (int)((id >> 32) & (SESSION_FD_MAX - 1));
+}
 
 typedef struct server_port {
     int index;
@@ -33,6 +96,35 @@ typedef struct server_port {
     eddy_listener_t *listener; /* in a worker */
     struct eddy_server *server;
 } server_port_t;
+
+/* PROCESS mode: the master's table of connections, one entry per
+ * descriptor, in shared memory so that every worker can answer exists,
+ * info and foreach. Reactor threads write an entry under a sequence lock
+ * (seq is odd while one writes, and writers take turns); readers copy the
+ * entry and retry if seq moved. A thread writes only an entry that still
+ * names its own connection (gen and reactor). */
+typedef struct session_entry {
+    uint32_t seq;
+    uint32_t gen; /* of the connection on this fd (the last one, if closed) */
+    int32_t open; /* 1 while the connection is open and not closing */
+    int32_t port;
+    int32_t worker; /* the worker that got on_connect, -1 if none */
+    int32_t reactor;
+    uint64_t uid;
+    eddy_conn_info_t info;
+} session_entry_t;
+
+typedef struct session_table {
+    session_entry_t *entries; /* MAP_SHARED, size entries */
+    size_t size;
+    /* per worker: packets dispatched to it, and packets it has finished
+     * (dispatch_mode 3 sends to the worker with the fewest outstanding) */
+    uint64_t *dispatched, *finished;
+    uint64_t *fd_end; /* one past the highest descriptor ever used: scans stop there */
+    size_t map_len;
+} session_table_t;
+
+typedef struct reactor reactor_t;
 
 typedef struct worker_slot {
     pid_t pid;   /* 0: not running */
@@ -58,7 +150,8 @@ typedef struct session_slot {
     uint32_t gen;
     int port;
     bool protected_;
-    bool owed; /* a packet arrived, and nothing was sent since: a reply is due */
+    bool owed;    /* a packet arrived, and nothing was sent since: a reply is due */
+    uint64_t uid; /* eddy_server_bind */
 } session_slot_t;
 
 /* A leaving worker closes its connections within max_wait_time, then gives
@@ -126,15 +219,70 @@ struct eddy_server {
     uint64_t leave_deadline;
     uint64_t start_time;
 
-    /* every process: the inboxes of all slots, and this process's ipc */
+    /* PROCESS mode */
+    eddy_dispatch_fn dispatch_fn;
+    void *dispatch_ud;
+    session_table_t table;
+    reactor_t *reactors;  /* master: reactor_num of them */
+    int reactors_running; /* master: threads started */
+    int reactors_drained; /* master: reactors done closing their connections */
+    pid_t manager_pid;    /* master: the manager; everyone: who forks workers */
+    bool manager_gone;    /* master: the manager has exited */
+    eddy_session_t *owed; /* worker: per fd, the session whose packet came with no
+                             send on it since (0: none) */
+    size_t nowed;         /* worker: how many entries of owed are set */
+
+    /* every process: the inboxes of all slots (workers, task workers, then
+     * in PROCESS mode one per reactor thread), and this process's ipc */
+    int ninboxes;
     ipc_inbox_t *inboxes;
     ipc_t *ipc;
     uint64_t task_seq;
     int task_rr; /* round-robin position over the task workers */
 };
 
-/* master.c */
+/* master.c: run the manager's loop (BASE: in the master itself) */
 int eddy__master_run(eddy_server_t *s);
+/* process.c: the master in PROCESS mode */
+int eddy__process_run(eddy_server_t *s);
+/* Called by the master loop: every reactor thread has closed its connections. */
+void eddy__process_reactor_drained(eddy_server_t *s);
+/* reactor.c */
+int eddy__reactors_start(eddy_server_t *s);
+void eddy__reactors_drain(eddy_server_t *s, bool force);
+void eddy__reactors_stop(eddy_server_t *s);
+/* worker.c: count a packet against max_request */
+void eddy__worker_count_request(eddy_server_t *s);
+/* worker_process.c: PROCESS mode in a worker or task worker */
+void eddy__worker_reactor_message(eddy_server_t *s, const ipc_msg_t *msg);
+size_t eddy__pw_owed(eddy_server_t *s);
+int eddy__pw_call(eddy_server_t *s, eddy_session_t id, int type, const void *data, size_t len);
+int eddy__pw_sendfile(eddy_server_t *s, eddy_session_t id, int fd, off_t offset, size_t len);
+bool eddy__pw_exists(eddy_server_t *s, eddy_session_t id);
+int eddy__pw_info(eddy_server_t *s, eddy_session_t id, eddy_session_info_t *out);
+void eddy__pw_foreach(eddy_server_t *s,
+                      void (*fn)(eddy_server_t *s, eddy_session_t session, void *arg), void *arg);
+int eddy__pw_sendto(eddy_server_t *s, int port, const eddy_addr_t *to, const void *data,
+                    size_t len);
+/* session_table.c */
+int eddy__table_create(session_table_t *t, size_t size, int workers);
+void eddy__table_destroy(session_table_t *t);
+/* Copy the entry of session id if it is that connection (open or not):
+ * true, or false for an id the table has never seen. */
+bool eddy__table_read(const session_table_t *t, eddy_session_t id, session_entry_t *out);
+void eddy__table_write_begin(session_entry_t *e);
+/* A reactor thread uses descriptor fd: extend fd_end. */
+void eddy__table_note_fd(session_table_t *t, int fd);
+void eddy__table_write_end(session_entry_t *e);
+static inline bool table_is_process(const eddy_server_t *s)
+{
+    return s->opts.mode == EDDY_MODE_PROCESS;
+}
+/* The inbox slot of PROCESS-mode reactor thread r. */
+static inline int reactor_slot(const eddy_server_t *s, int r)
+{
+    return s->nslots + r;
+}
 /* worker.c: never returns */
 void eddy__worker_run(eddy_server_t *s, int worker_id) __attribute__((noreturn));
 void eddy__worker_leave(eddy_server_t *s);
@@ -155,6 +303,8 @@ int eddy__server_forward(eddy_server_t *s, eddy_session_t session, int op, const
  * (so that a child it forks inherits them blocked, and none can kill a
  * worker before the worker watches it) */
 void eddy__server_signal_set(sigset_t *set);
+/* After the last loop of the master is gone: back to the caller's mask. */
+void eddy__server_restore_signals(const eddy_server_t *s);
 /* server.c */
 int eddy__server_notice(eddy_server_t *s, notice_type_t type, int worker_id);
 int eddy__server_total_workers(const eddy_server_t *s);

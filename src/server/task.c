@@ -19,15 +19,6 @@
 #include "ipc.h"
 #include "server_internal.h"
 
-enum {
-    MSG_TASK = 1,      /* worker -> task worker: id = task id */
-    MSG_FINISH,        /* task worker -> worker: id = task id */
-    MSG_PIPE,          /* any -> worker or task worker */
-    MSG_SESSION_SEND,  /* worker -> owning worker: id = session */
-    MSG_SESSION_CLOSE, /* worker -> owning worker: id = session */
-    MSG_SESSION_RESET, /* worker -> owning worker: id = session */
-};
-
 /* task id: the sending slot + 1 (16 bits) | waited flag | sequence (39 bits) */
 #define TASK_WAITED   (1ull << 39)
 #define TASK_SEQ_MASK (TASK_WAITED - 1)
@@ -181,6 +172,12 @@ static void on_message(ipc_t *ipc, const ipc_msg_t *msg, void *ud)
     case MSG_SESSION_SEND: eddy_server_send(s, msg->id, msg->data, msg->len); break;
     case MSG_SESSION_CLOSE: eddy_server_close(s, msg->id); break;
     case MSG_SESSION_RESET: eddy_server_reset(s, msg->id); break;
+    case MSG_CONNECT:
+    case MSG_DATA:
+    case MSG_CLOSED:
+    case MSG_BUFFER_FULL:
+    case MSG_BUFFER_EMPTY:
+    case MSG_DATAGRAM: eddy__worker_reactor_message(s, msg); break;
     default: EDDY_WARN("unknown message type %u from slot %d", msg->type, (int)msg->src_slot);
     }
 }
@@ -188,12 +185,13 @@ static void on_message(ipc_t *ipc, const ipc_msg_t *msg, void *ud)
 int eddy__server_ipc_open(eddy_server_t *s)
 {
     /* Other slots' receive ends are the master's to keep for their successors. */
-    for (int i = 0; i < s->nslots; i++) {
-        if (i == s->worker_id) continue;
+    for (int i = 0; i < s->ninboxes; i++) {
+        if (i == s->worker_id || s->inboxes[i].fd[0] < 0) continue;
         close(s->inboxes[i].fd[0]);
         s->inboxes[i].fd[0] = -1;
     }
-    return eddy__ipc_open(&s->ipc, s->loop, s->inboxes, s->nslots, s->worker_id, 0, on_message, s);
+    return eddy__ipc_open(&s->ipc, s->loop, s->inboxes, s->ninboxes, s->worker_id, 0, on_message,
+                          s);
 }
 
 void eddy__server_ipc_close(eddy_server_t *s)
@@ -233,7 +231,7 @@ void eddy__task_worker_run(eddy_server_t *s, int slot)
     }
     eddy__server_notice(s, NOTICE_READY, slot);
     if (s->cbs.on_worker_start) s->cbs.on_worker_start(s, slot, s->ud);
-    if (getppid() != s->master_pid) eddy__task_worker_leave(s);
+    if (getppid() != s->manager_pid) eddy__task_worker_leave(s);
     eddy_loop_run(s->loop);
     if (!s->leaving && s->cbs.on_worker_stop) s->cbs.on_worker_stop(s, slot, s->ud);
     eddy__worker_exit(s);

@@ -19,18 +19,11 @@
 #define LEAVE_SETTLE_MS 20
 #define LEAVE_CHECK_MS  100
 
-/* session id: worker + 1 (12 bits) | fd (20 bits) | generation (32 bits) */
-#define SESSION_FD_BITS 20
-
-static eddy_session_t session_make(int worker_id, int fd, uint32_t gen)
-{
-    return (uint64_t)(worker_id + 1) << 52 | (uint64_t)fd << 32 | gen;
-}
-
 static session_slot_t *session_find(eddy_server_t *s, eddy_session_t id)
 {
-    if (s->role != ROLE_WORKER || (int)(id >> 52) - 1 != s->worker_id) return NULL;
-    size_t fd = (size_t)(id >> 32) & ((1u << SESSION_FD_BITS) - 1);
+    if (s->role != ROLE_WORKER || table_is_process(s) || session_owner(id) != s->worker_id)
+        return NULL;
+    size_t fd = (size_t)session_fd(id);
     uint32_t gen = (uint32_t)id;
     if (fd >= s->nsessions) return NULL;
     session_slot_t *slot = &s->sessions[fd];
@@ -51,7 +44,7 @@ static eddy_session_t conn_session(const eddy_conn_t *c)
 static int session_reserve(eddy_server_t *s, size_t fd)
 {
     if (fd < s->nsessions) return 0;
-    if (fd >= (1u << SESSION_FD_BITS)) return -EMFILE;
+    if (fd >= SESSION_FD_MAX) return -EMFILE;
     size_t n = s->nsessions ? s->nsessions : 256;
     while (n <= fd)
         n *= 2;
@@ -80,6 +73,7 @@ static void conn_connect(eddy_conn_t *c, void *ud)
     slot->port = p->index;
     slot->protected_ = false;
     slot->owed = false;
+    slot->uid = 0;
     eddy_session_t id = session_make(s->worker_id, fd, slot->gen);
     eddy_conn_set_data(c, (void *)(uintptr_t)id);
     if (p->cbs.on_connect) p->cbs.on_connect(s, id, p->ud);
@@ -88,7 +82,7 @@ static void conn_connect(eddy_conn_t *c, void *ud)
 /* max_request reached: ask the master for a successor, and go on serving
  * until told to leave (SIGTERM, once the successor is ready). Alone (no
  * master to ask), leave at once. */
-static void check_request_limit(eddy_server_t *s)
+void eddy__worker_count_request(eddy_server_t *s)
 {
     if (!s->request_limit || s->requests < s->request_limit || s->leaving || s->retiring) return;
     EDDY_INFO("worker #%d served %llu requests: retiring", s->worker_id,
@@ -105,7 +99,7 @@ static void conn_receive(eddy_conn_t *c, const char *data, size_t len, void *ud)
     session_slot_t *slot = session_find(s, conn_session(c));
     if (slot) slot->owed = true;
     if (p->cbs.on_receive) p->cbs.on_receive(s, conn_session(c), data, len, p->ud);
-    check_request_limit(s);
+    eddy__worker_count_request(s);
 }
 
 static void leave_check(eddy_server_t *s);
@@ -168,8 +162,14 @@ static size_t open_sessions(const eddy_server_t *s)
  * that takes within max_wait_time. The close is graceful, so the reply is
  * delivered; a request the client sends meanwhile is discarded unanswered,
  * and the client sees a clean EOF between two answers. */
+static void process_leave_check(eddy_server_t *s);
+
 static void leave_check(eddy_server_t *s)
 {
+    if (table_is_process(s)) {
+        process_leave_check(s);
+        return;
+    }
     if (!s->leave_settled) return;
     uint64_t now = eddy_loop_now(s->loop);
     bool deadline = now >= s->leave_deadline;
@@ -200,10 +200,23 @@ static void leave_settle(eddy_loop_t *loop, int64_t id, void *ud)
     leave_check(s);
 }
 
+/* PROCESS mode: the connections stay with the reactors; leave once every
+ * packet this worker took is answered, or at max_wait_time. */
+static void process_leave_check(eddy_server_t *s)
+{
+    if (!s->leave_settled) return;
+    if (eddy__pw_owed(s) > 0 && eddy_loop_now(s->loop) < s->leave_deadline) return;
+    if (s->leave_timer) eddy_timer_clear(s->loop, s->leave_timer);
+    s->leave_timer = 0;
+    eddy_loop_stop(s->loop);
+}
+
 void eddy__worker_leave(eddy_server_t *s)
 {
     if (s->leaving) return;
     s->leaving = true;
+    /* PROCESS mode: what is still in the inbox is the successor's. */
+    if (table_is_process(s) && s->ipc) eddy__ipc_stop_receiving(s->ipc);
     for (int i = 0; i < s->nports; i++) {
         if (!s->ports[i].listener) continue;
         eddy_listener_close(s->ports[i].listener);
@@ -257,6 +270,13 @@ int eddy__worker_signals_start(eddy_server_t *s)
 
 static int open_port(eddy_server_t *s, server_port_t *p)
 {
+    p->server = s;
+    if (table_is_process(s)) {
+        /* The reactors accept; a datagram socket stays for sendto. */
+        if (!p->udp && p->fd >= 0) close(p->fd);
+        if (!p->udp) p->fd = -1;
+        return 0;
+    }
     int fd = p->fd;
     if (p->opts.reuse_port && !p->unix_path && !p->udp) {
         /* Its own socket in the SO_REUSEPORT group: the kernel spreads
@@ -307,7 +327,7 @@ void eddy__worker_run(eddy_server_t *s, int worker_id)
     s->request_limit = pick_request_limit(s);
     if (s->cbs.on_worker_start) s->cbs.on_worker_start(s, worker_id, s->ud);
     /* The master died before PR_SET_PDEATHSIG took effect: leave now. */
-    if (getppid() != s->master_pid) eddy__worker_leave(s);
+    if (getppid() != s->manager_pid) eddy__worker_leave(s);
     eddy_loop_run(s->loop);
     if (!s->leaving && s->cbs.on_worker_stop) s->cbs.on_worker_stop(s, worker_id, s->ud);
     eddy__worker_exit(s);
@@ -335,6 +355,7 @@ static bool is_foreign(const eddy_server_t *s, eddy_session_t session)
 
 int eddy_server_send(eddy_server_t *s, eddy_session_t session, const void *data, size_t len)
 {
+    if (table_is_process(s)) return eddy__pw_call(s, session, MSG_SESSION_SEND, data, len);
     if (is_foreign(s, session)) return eddy__server_forward(s, session, 0, data, len);
     session_slot_t *slot = session_find(s, session);
     if (!slot) return -EDDY_ESESSION;
@@ -345,6 +366,7 @@ int eddy_server_send(eddy_server_t *s, eddy_session_t session, const void *data,
 
 int eddy_server_sendfile(eddy_server_t *s, eddy_session_t session, int fd, off_t offset, size_t len)
 {
+    if (table_is_process(s)) return eddy__pw_sendfile(s, session, fd, offset, len);
     session_slot_t *slot = session_find(s, session);
     if (!slot) return -EDDY_ESESSION;
     int rc = eddy_sendfile(slot->conn, fd, offset, len);
@@ -355,6 +377,7 @@ int eddy_server_sendfile(eddy_server_t *s, eddy_session_t session, int fd, off_t
 int eddy_server_sendto(eddy_server_t *s, int port, const eddy_addr_t *to, const void *data,
                        size_t len)
 {
+    if (table_is_process(s)) return eddy__pw_sendto(s, port, to, data, len);
     if (s->role != ROLE_WORKER || port < 0 || port >= s->nports) return -EINVAL;
     if (!s->ports[port].listener) return -EDDY_ECLOSING;
     return eddy_listener_sendto(s->ports[port].listener, data, len, to);
@@ -362,6 +385,7 @@ int eddy_server_sendto(eddy_server_t *s, int port, const eddy_addr_t *to, const 
 
 int eddy_server_close(eddy_server_t *s, eddy_session_t session)
 {
+    if (table_is_process(s)) return eddy__pw_call(s, session, MSG_SESSION_CLOSE, NULL, 0);
     if (is_foreign(s, session)) return eddy__server_forward(s, session, 1, NULL, 0);
     eddy_conn_t *c = session_conn(s, session);
     return c ? eddy_close(c) : -EDDY_ESESSION;
@@ -369,6 +393,7 @@ int eddy_server_close(eddy_server_t *s, eddy_session_t session)
 
 int eddy_server_reset(eddy_server_t *s, eddy_session_t session)
 {
+    if (table_is_process(s)) return eddy__pw_call(s, session, MSG_SESSION_RESET, NULL, 0);
     if (is_foreign(s, session)) return eddy__server_forward(s, session, 2, NULL, 0);
     eddy_conn_t *c = session_conn(s, session);
     return c ? eddy_reset(c) : -EDDY_ESESSION;
@@ -376,28 +401,34 @@ int eddy_server_reset(eddy_server_t *s, eddy_session_t session)
 
 int eddy_server_pause(eddy_server_t *s, eddy_session_t session)
 {
+    if (table_is_process(s)) return eddy__pw_call(s, session, MSG_SESSION_PAUSE, NULL, 0);
     eddy_conn_t *c = session_conn(s, session);
     return c ? eddy_pause(c) : -EDDY_ESESSION;
 }
 
 int eddy_server_resume(eddy_server_t *s, eddy_session_t session)
 {
+    if (table_is_process(s)) return eddy__pw_call(s, session, MSG_SESSION_RESUME, NULL, 0);
     eddy_conn_t *c = session_conn(s, session);
     return c ? eddy_resume(c) : -EDDY_ESESSION;
 }
 
 bool eddy_server_exists(eddy_server_t *s, eddy_session_t session)
 {
+    if (table_is_process(s)) return eddy__pw_exists(s, session);
     eddy_conn_t *c = session_conn(s, session);
     return c && !eddy_conn_closing(c);
 }
 
 int eddy_server_info(eddy_server_t *s, eddy_session_t session, eddy_session_info_t *out)
 {
+    if (table_is_process(s)) return eddy__pw_info(s, session, out);
     session_slot_t *slot = session_find(s, session);
     if (!slot) return -EDDY_ESESSION;
     out->worker_id = s->worker_id;
+    out->reactor_id = -1;
     out->port = slot->port;
+    out->uid = slot->uid;
     eddy_conn_info(slot->conn, &out->conn);
     return 0;
 }
@@ -405,6 +436,10 @@ int eddy_server_info(eddy_server_t *s, eddy_session_t session, eddy_session_info
 void eddy_server_foreach(eddy_server_t *s,
                          void (*fn)(eddy_server_t *s, eddy_session_t session, void *arg), void *arg)
 {
+    if (table_is_process(s)) {
+        eddy__pw_foreach(s, fn, arg);
+        return;
+    }
     for (size_t i = 0; i < s->nsessions; i++) {
         eddy_conn_t *c = s->sessions[i].conn;
         if (c && !eddy_conn_closing(c)) fn(s, conn_session(c), arg);
@@ -413,10 +448,24 @@ void eddy_server_foreach(eddy_server_t *s,
 
 int eddy_server_protect(eddy_server_t *s, eddy_session_t session, bool on)
 {
+    if (table_is_process(s)) {
+        char flag = on;
+        return eddy__pw_call(s, session, MSG_SESSION_PROTECT, &flag, 1);
+    }
     session_slot_t *slot = session_find(s, session);
     if (!slot) return -EDDY_ESESSION;
     slot->protected_ = on;
     eddy_conn_protect(slot->conn, on);
+    return 0;
+}
+
+int eddy_server_bind(eddy_server_t *s, eddy_session_t session, uint64_t uid)
+{
+    if (uid == 0) return -EINVAL;
+    if (table_is_process(s)) return eddy__pw_call(s, session, MSG_SESSION_BIND, &uid, sizeof uid);
+    session_slot_t *slot = session_find(s, session);
+    if (!slot) return -EDDY_ESESSION;
+    slot->uid = uid;
     return 0;
 }
 

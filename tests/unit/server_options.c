@@ -63,6 +63,9 @@ static void test_defaults(void)
     CHECK_EQ(o.max_request_grace, 0);
     CHECK_EQ(o.task_max_request, 0);
     CHECK_EQ(o.max_wait_time, 3);
+    CHECK_EQ(o.dispatch_mode, EDDY_DISPATCH_FD);
+    CHECK(o.reactor_num >= 1);
+    CHECK_EQ(o.max_queued_bytes, 8u << 20);
     CHECK(!o.reload_async);
     CHECK(!o.daemonize);
     CHECK(o.pid_file == NULL && o.log_file == NULL && o.user == NULL && o.group == NULL);
@@ -164,9 +167,30 @@ static void test_mode_bools_levels(void)
     set_ok(s, "mode", "BASE");
     set_ok(s, "mode", "1");
     CHECK_EQ(s->opts.mode, EDDY_MODE_BASE);
-    set_bad(s, "mode", "process", -EDDY_EOPTION); /* not built yet */
-    set_bad(s, "mode", "2", -EDDY_EOPTION);
+    set_ok(s, "mode", "process");
+    CHECK_EQ(s->opts.mode, EDDY_MODE_PROCESS);
+    set_ok(s, "mode", "2");
+    CHECK_EQ(s->opts.mode, EDDY_MODE_PROCESS);
+    set_bad(s, "mode", "3", -EDDY_EOPTION);
+    set_bad(s, "mode", "threads", -EDDY_EOPTION);
     set_bad(s, "mode", "", -EDDY_EOPTION);
+
+    set_ok(s, "reactor_num", "4");
+    CHECK_EQ(s->opts.reactor_num, 4);
+    set_bad(s, "reactor_num", "0", -EDDY_EOPTION);
+    set_bad(s, "reactor_num", "257", -EDDY_EOPTION);
+    for (int m = 1; m <= 5; m++) {
+        char v[4];
+        snprintf(v, sizeof v, "%d", m);
+        set_ok(s, "dispatch_mode", v);
+        CHECK_EQ((int)s->opts.dispatch_mode, m);
+    }
+    set_bad(s, "dispatch_mode", "0", -EDDY_EOPTION);
+    set_bad(s, "dispatch_mode", "6", -EDDY_EOPTION);
+    set_ok(s, "max_queued_bytes", "1048576");
+    CHECK_EQ(s->opts.max_queued_bytes, 1048576u);
+    set_bad(s, "max_queued_bytes", "0", -EDDY_EOPTION);
+    set_bad(s, "max_queued_bytes", "-1", -EDDY_EOPTION);
 
     static const char *const yes[] = {"1", "true", "on", "yes", "TRUE", "Yes"};
     static const char *const no[] = {"0", "false", "off", "no", "OFF"};
