@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/server.sh BUILD_DIR — the multi-process server (examples/server, a
-# "\r\n" line echo) in BASE mode with 1 and 2 workers, beside the engine-core
+# "\r\n" line echo) in BASE and PROCESS modes with 1 and 2 workers, beside the engine-core
 # echo server and the libuv reference, in one run. Every configuration runs
 # through bench/echo.sh (same load generator, same CPU accounting: the server
 # process and everything it forked), with lines ending in "\r\n" for all.
@@ -8,6 +8,10 @@
 # Prints echo.sh's row lines, each prefixed with config=NAME:
 #   config=base_w1  — eddy = examples/server -w 1 (master + 1 worker)
 #   config=base_w2  — eddy = examples/server -w 2
+#   config=process_w1 — eddy = examples/server -m process -w 1 (one reactor
+#                     thread in the master, one worker: every message
+#                     crosses reactor -> worker -> reactor)
+#   config=process_w2 — eddy = examples/server -m process -w 2 (two of each)
 #   config=core     — eddy = examples/echo_server (engine core, one process)
 # and in each, ratio_per_cpu = eddy / libuv messages per server CPU second.
 # Environment: as for echo.sh (DURATION, REPEAT, ROWS, PIN ...).
@@ -29,4 +33,6 @@ run() { # run NAME SERVER ARGS
 
 run base_w1 "$build/examples/server" "-w 1"
 run base_w2 "$build/examples/server" "-w 2"
+run process_w1 "$build/examples/server" "-m process -w 1 -r 1"
+run process_w2 "$build/examples/server" "-m process -w 2 -r 2"
 run core "$build/examples/echo_server" ""

@@ -1439,6 +1439,88 @@ static void stress_reload(void)
     tsrv_stop(&t, 5000);
 }
 
+static void read_text(const char *path, char *out, size_t max)
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    if (!fgets(out, (int)max, f)) out[0] = '\0';
+    fclose(f);
+    out[strcspn(out, "\n")] = '\0';
+}
+
+static int proc_uid(pid_t pid)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = '\0';
+    char *p = strstr(buf, "\nUid:");
+    return p ? atoi(p + 5) : -1;
+}
+
+/* daemonize + pid_file + user/group (when the test runs as root): the
+ * master detaches (the process that called eddy_server_start returns at
+ * once), names itself in the pid file, and every process of the tree runs
+ * as nobody with its title set. */
+static void test_daemonize_user(void)
+{
+    char pid_file[160], log_file[160];
+    snprintf(pid_file, sizeof pid_file, "%s/daemon.pid", tmpdir);
+    snprintf(log_file, sizeof log_file, "%s/daemon.log", tmpdir);
+    bool root = geteuid() == 0;
+    tsrv_t t;
+    if (root)
+        tsrv_start(&t, false, "daemonize", "1", "pid_file", pid_file, "log_file", log_file, "user",
+                   "nobody", "group", "nogroup", NULL);
+    else
+        tsrv_start(&t, false, "daemonize", "1", "pid_file", pid_file, "log_file", log_file, NULL);
+    CHECK(tsrv_wait_exit(&t, 3000)); /* the caller's process: gone at once */
+    CHECK(WIFEXITED(t.status) && WEXITSTATUS(t.status) == 0);
+    running = NULL;
+    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    char text[64];
+    read_text(pid_file, text, sizeof text);
+    pid_t master = atoi(text);
+    CHECK(master > 0 && master != t.pid);
+    CHECK(getsid(master) != getsid(0)); /* a session of its own, no terminal */
+    char path[96];
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)master);
+    read_text(path, text, sizeof text);
+    CHECK_STR(text, "eddy: master");
+    pid_t w0 = current_pid(&t, 0);
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)w0);
+    read_text(path, text, sizeof text);
+    CHECK_STR(text, "eddy: worker 0");
+    if (process_mode) {
+        snprintf(path, sizeof path, "/proc/%d/comm", (int)manager_pid(w0));
+        read_text(path, text, sizeof text);
+        CHECK_STR(text, "eddy: manager");
+    }
+    if (root) {
+        CHECK_EQ(proc_uid(master), 65534);
+        CHECK_EQ(proc_uid(w0), 65534);
+        CHECK_EQ(proc_uid(current_pid(&t, 1)), 65534);
+    }
+    who_t w;
+    close(connect_who(&t, &w));
+    CHECK(w.pid == w0 || w.pid == current_pid(&t, 1));
+    CHECK_EQ(kill(master, SIGTERM), 0);
+    long deadline = now_ms() + 5000;
+    while (!gone(master) && now_ms() < deadline) {
+        waitpid(master, NULL, WNOHANG); /* this process is the subreaper */
+        usleep(10000);
+    }
+    CHECK(gone(master));
+    char *log = slurp(log_file); /* written as nobody, through the fd opened as root */
+    CHECK(strstr(log, "shutting down") != NULL);
+    free(log);
+}
+
 /* Arguments name the tests to run (all by default). */
 static int nselect;
 static char **select_names;
@@ -1483,6 +1565,7 @@ int main(int argc, char **argv)
     RUN_SELECTED(test_shutdown_under_load);
     RUN_SELECTED(test_second_sigterm);
     RUN_SELECTED(test_sigint_group);
+    RUN_SELECTED(test_daemonize_user);
 #ifdef SERVER_EXTRA_TESTS
     SERVER_EXTRA_TESTS();
 #endif

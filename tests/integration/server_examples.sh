@@ -42,11 +42,12 @@ stop() { # stop NAME: SIGTERM, exit status 0 within 10 s
   echo "ok: $1 stopped cleanly"
 }
 
-start server "$ex/server" -p 0 -P 0 -w 2
+for mode in base process; do
+start server "$ex/server" -p 0 -P 0 -w 2 -t 1 -m $mode
 lport=$(sed -n 's/^length port on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$work/server.out")
-python3 - "$PORT" "$lport" <<'PY'
+python3 - "$PORT" "$lport" "$mode" <<'PY'
 import socket, struct, sys
-port, lport = int(sys.argv[1]), int(sys.argv[2])
+port, lport, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 s = socket.create_connection(("127.0.0.1", port), timeout=5)
 s.sendall(b"one\r\ntwo\r\nWHO\r\n")
 got = b""
@@ -55,6 +56,11 @@ while got.count(b"\r\n") < 3:
 lines = got.split(b"\r\n")
 assert lines[0] == b"one" and lines[1] == b"two", got
 assert lines[2].startswith(b"worker "), got
+s.sendall(b"TASK shout this\r\n")
+got = b""
+while not got.endswith(b"\r\n"):
+    got += s.recv(4096)
+assert got == b"SHOUT THIS\r\n", got
 s = socket.create_connection(("127.0.0.1", lport), timeout=5)
 body = b"x" * 100000
 s.sendall(struct.pack("!I", len(body)) + body)
@@ -62,9 +68,10 @@ got = b""
 while len(got) < 4 + len(body):
     got += s.recv(65536)
 assert got == struct.pack("!I", len(body)) + body
-print("ok: server echoes lines, answers WHO, echoes length-framed packets")
+print("ok: server (%s mode) echoes lines, answers WHO and TASK, echoes length-framed packets" % mode)
 PY
 stop server
+done
 
 start task_worker "$ex/task_worker" -p 0 -w 2 -t 2
 python3 - "$PORT" <<'PY'
