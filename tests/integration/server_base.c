@@ -91,6 +91,16 @@ static void on_shutdown(eddy_server_t *s, void *ud)
     ev("shutdown pid=%d\n", (int)getpid());
 }
 
+static void on_manager_start(eddy_server_t *s, void *ud)
+{
+    ev("mstart pid=%d\n", (int)getpid());
+}
+
+static void on_manager_stop(eddy_server_t *s, void *ud)
+{
+    ev("mstop pid=%d\n", (int)getpid());
+}
+
 static void on_worker_start(eddy_server_t *s, int id, void *ud)
 {
     ev("wstart id=%d pid=%d master=%d\n", id, (int)getpid(), (int)eddy_server_master_pid(s));
@@ -245,6 +255,8 @@ static void tsrv_start(tsrv_t *t, int verbose, ...) /* int: va_start needs an un
     eddy_server_callbacks_t cbs = {
         .on_start = on_start,
         .on_shutdown = on_shutdown,
+        .on_manager_start = on_manager_start,
+        .on_manager_stop = on_manager_stop,
         .on_worker_start = on_worker_start,
         .on_worker_stop = on_worker_stop,
         .on_worker_error = on_worker_error,
@@ -693,6 +705,13 @@ static void test_callbacks(void)
     snprintf(line, sizeof line, "wstart id=1 pid=%d master=%d", (int)w1, (int)t.pid);
     CHECK_EQ(ev_count(&t, line), 1);
 
+    /* on_manager_start once, in the manager: the master in BASE mode. */
+    pid_t manager = process_mode ? manager_pid(w0) : t.pid;
+    CHECK(!process_mode || (manager != t.pid && manager_pid(w1) == manager));
+    snprintf(line, sizeof line, "mstart pid=%d", (int)manager);
+    CHECK_EQ(ev_count(&t, line), 1);
+    CHECK_EQ(ev_count(&t, "mstart"), 1);
+
     /* The pid file names the master. */
     char *pid_text = slurp(pid_file);
     CHECK_EQ(atoi(pid_text), t.pid);
@@ -769,6 +788,8 @@ static void test_callbacks(void)
     snprintf(line, sizeof line, "wstop id=1 pid=%d", (int)w1);
     CHECK_EQ(ev_count(&t, line), 1);
     CHECK_EQ(ev_count(&t, "wstop"), 2); /* none for the worker killed by -9 */
+    snprintf(line, sizeof line, "mstop pid=%d", (int)manager);
+    CHECK_EQ(ev_count(&t, line), 1);
     char *all = slurp(t.events);
     snprintf(line, sizeof line, "shutdown pid=%d\n", (int)t.pid);
     char *last = strstr(all, line);

@@ -153,7 +153,7 @@ static void on_pipe_message(eddy_server_t *s, int src_worker, const void *data, 
     eddy_server_send(s, session, out, strlen(out)); /* another worker's session */
 }
 
-static void run_server(int pipe_fd)
+static void run_server(int pipe_fd, const char *mode)
 {
     eddy_server_callbacks_t cbs = {.on_receive = on_receive,
                                    .on_task = on_task,
@@ -161,6 +161,9 @@ static void run_server(int pipe_fd)
                                    .on_pipe_message = on_pipe_message};
     eddy_server_t *s;
     CHECK(eddy_server_new(NULL, &cbs, NULL, &s) == 0);
+    CHECK(eddy_server_set(s, "mode", mode) == 0);
+    /* PROCESS mode: packets in turn, so that both workers receive. */
+    CHECK(eddy_server_set(s, "dispatch_mode", "1") == 0);
     CHECK(eddy_server_set(s, "worker_num", "2") == 0);
     CHECK(eddy_server_set(s, "task_worker_num", "2") == 0);
     CHECK(eddy_server_set(s, "max_wait_time", "1") == 0);
@@ -246,28 +249,33 @@ static void test_big_task(void)
     }
 }
 
+/* The same tasks, messages and relays in BASE and PROCESS mode. */
 int main(void)
 {
-    int fds[2];
-    CHECK(pipe(fds) == 0);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM); /* a failing test takes its server down */
+    static const char *const modes[] = {"base", "process"};
+    for (int m = 0; m < 2; m++) {
+        printf("mode %s\n", modes[m]);
+        int fds[2];
+        CHECK(pipe(fds) == 0);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGTERM); /* a failing test takes its server down */
+            close(fds[0]);
+            run_server(fds[1], modes[m]);
+        }
+        close(fds[1]);
+        CHECK(read(fds[0], &g_port, sizeof g_port) == sizeof g_port);
         close(fds[0]);
-        run_server(fds[1]);
+        RUN(test_async_task);
+        RUN(test_taskwait);
+        RUN(test_taskwait_multi);
+        RUN(test_relay_to_other_worker);
+        RUN(test_big_task);
+        kill(pid, SIGTERM);
+        int status;
+        CHECK(waitpid(pid, &status, 0) == pid);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
-    close(fds[1]);
-    CHECK(read(fds[0], &g_port, sizeof g_port) == sizeof g_port);
-    close(fds[0]);
-    RUN(test_async_task);
-    RUN(test_taskwait);
-    RUN(test_taskwait_multi);
-    RUN(test_relay_to_other_worker);
-    RUN(test_big_task);
-    kill(pid, SIGTERM);
-    int status;
-    CHECK(waitpid(pid, &status, 0) == pid);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     return 0;
 }
