@@ -99,6 +99,11 @@
  * server frames whatever body it sends (none for 304; an error page or
  * nothing for the others).
  *
+ * Blocking. eddy_static_serve makes a few file-system calls on the calling
+ * thread (openat2 or openat, fstat, fcntl; readlink in the fallback), as
+ * nginx does on its event loop. A server whose document root lives on a
+ * slow or network file system may call it from the thread pool instead.
+ *
  * Ownership and threads. eddy_static_t holds the document root's directory
  * descriptor (opened once, O_PATH) and the index list; it is read-only after
  * eddy_static_new, so one may serve many threads, and it survives fork. A

@@ -61,7 +61,8 @@ EDDY_EXPORT void eddy_upload_options_init(eddy_upload_options_t *o);
  * discarded without having been opened. */
 EDDY_EXPORT void eddy_upload_init(eddy_upload_t *u);
 
-/* Create the temp file (opts NULL: the defaults). Returns 0, -EDDY_EOPTION
+/* Create the temp file (opts NULL: the defaults). u is overwritten: finish
+ * and move, or discard, an earlier file first. Returns 0, -EDDY_EOPTION
  * (empty directory name, upload_max_filesize 0), -ENAMETOOLONG (directory
  * name too long for EDDY_UPLOAD_PATH_MAX), or -errno from mkostemp (ENOENT,
  * EACCES, ENOSPC, EMFILE ...). On failure the sink is empty. */
