@@ -17,11 +17,14 @@
 #include "eddy/loop.h"
 #include "eddy/framing.h"
 #include "eddy/http1.h"
+#include "eddy/multipart.h"
 #include "eddy/addr.h"
 #include "eddy/options.h"
 #include "eddy/conn.h"
 #include "eddy/listener.h"
 #include "eddy/client.h"
 #include "eddy/server.h"
+#include "eddy/http_upload.h"
+#include "eddy/http_static.h"
 
 #endif

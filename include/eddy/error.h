@@ -29,7 +29,12 @@
     X(ETIMER, 4013, "no live timer with that id")                                                  \
     X(ESESSION, 4014, "no such session: the connection is gone or belongs elsewhere")              \
     X(EHTTP_INCOMPLETE, 4100, "HTTP message incomplete: more bytes are needed")                    \
-    X(EHTTP_PARSE, 4101, "malformed or refused HTTP message")
+    X(EHTTP_PARSE, 4101, "malformed or refused HTTP message")                                      \
+    /* 4200..4219: multipart bodies and uploads (multipart.h, http_upload.h) */                    \
+    X(EMULTIPART_TYPE, 4200, "Content-Type is not a well-formed multipart/form-data value")        \
+    X(EMULTIPART_BOUNDARY, 4201, "multipart boundary missing, repeated or not 1-70 bchars")        \
+    X(EMULTIPART, 4202, "malformed or refused multipart body")                                     \
+    X(EUPLOAD_TOO_BIG, 4203, "uploaded file larger than upload_max_filesize")
 
 enum {
 #define EDDY_ERR_ENUM_(name, value, msg) EDDY_##name = value,
