@@ -292,7 +292,9 @@ static void test_reply_flood(void)
         usleep(20000);
     }
     printf("reply flood: master RSS %ld KiB at rest, peak %ld KiB\n", base, peak);
-    CHECK(peak - base < 32 * 1024);
+    /* Under ASan freed memory sits in quarantine (256 MiB): every 64 KiB
+     * reply that passed through counts, so the bound means nothing there. */
+    if (!getenv("EDDY_SANITIZED")) CHECK(peak - base < 32 * 1024);
     CHECK(ev_wait(&t, "close", 1, 3000));
     char *all = slurp(t.events);
     CHECK(strstr(all, "reason=3 ") || strstr(all, "reason=4 "));
