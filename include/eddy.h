@@ -22,6 +22,7 @@
 #include "eddy/conn.h"
 #include "eddy/listener.h"
 #include "eddy/client.h"
+#include "eddy/http_client.h"
 #include "eddy/server.h"
 
 #endif

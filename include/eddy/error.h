@@ -29,7 +29,15 @@
     X(ETIMER, 4013, "no live timer with that id")                                                  \
     X(ESESSION, 4014, "no such session: the connection is gone or belongs elsewhere")              \
     X(EHTTP_INCOMPLETE, 4100, "HTTP message incomplete: more bytes are needed")                    \
-    X(EHTTP_PARSE, 4101, "malformed or refused HTTP message")
+    X(EHTTP_PARSE, 4101, "malformed or refused HTTP message")                                      \
+    /* the HTTP client (include/eddy/http_client.h): 4200-4299 */                                  \
+    X(EHTTP_SCHEME, 4200, "URL scheme not supported by the HTTP client (only http://)")            \
+    X(EHTTP_URL, 4201, "malformed HTTP URL")                                                       \
+    X(EHTTP_REQUEST, 4202, "invalid request method or header")                                     \
+    X(EHTTP_CLOSED, 4203, "server closed the connection before the response was complete")         \
+    X(EHTTP_RESPONSE_SIZE, 4204, "response body exceeds max_response_size")                        \
+    X(EHTTP_REDIRECTS, 4205, "more redirects than max_redirects")                                  \
+    X(EHTTP_LOCATION, 4206, "redirect without a usable Location")
 
 enum {
 #define EDDY_ERR_ENUM_(name, value, msg) EDDY_##name = value,
