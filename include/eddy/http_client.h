@@ -129,8 +129,9 @@ EDDY_EXPORT void eddy_http_client_options_init(eddy_http_client_options_t *o);
 EDDY_EXPORT int eddy_http_client_options_set(eddy_http_client_options_t *o, const char *key,
                                              const char *value);
 /* Check every field's range (eddy_http_client_new calls it): 0 or
- * -EDDY_EOPTION. Timeouts, sizes and max_connections_per_host are at least 1;
- * max_idle_per_host is at most max_connections_per_host. */
+ * -EDDY_EOPTION. Timeouts, sizes and max_connections_per_host are at least
+ * 1. (Idle connections are among the open ones, so a max_idle_per_host above
+ * max_connections_per_host simply keeps them all.) */
 EDDY_EXPORT int eddy_http_client_options_validate(const eddy_http_client_options_t *o);
 
 /* ---- the client --------------------------------------------------------------------------------

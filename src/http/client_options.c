@@ -129,6 +129,5 @@ int eddy_http_client_options_validate(const eddy_http_client_options_t *o)
 {
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
         if (!field_in_range(o, &options[i])) return -EDDY_EOPTION;
-    if (o->max_idle_per_host > o->max_connections_per_host) return -EDDY_EOPTION;
     return 0;
 }

@@ -677,7 +677,7 @@ static void test_options(void)
     CHECK_EQ(eddy_loop_new(&loop), 0);
     eddy_http_client_t *client = NULL;
     eddy_http_client_options_init(&o);
-    o.max_idle_per_host = 7; /* more than max_connections_per_host */
+    o.max_headers = 0;
     CHECK_EQ(eddy_http_client_options_validate(&o), -EDDY_EOPTION);
     CHECK_EQ(eddy_http_client_new(loop, &o, &client), -EDDY_EOPTION);
     eddy_http_client_options_init(&o);
