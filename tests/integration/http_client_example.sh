@@ -178,18 +178,26 @@ if [ -z "${EDDY_SANITIZED:-}" ] && ! grep -q "EDDY_SANITIZE:BOOL=ON" "$build/CMa
     timeout 60 valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
       --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --track-fds=yes \
       --log-file="$work/$name.vg" "$client" "$@" >"$work/$name.out" 2>"$work/$name.err" || RC=$?
+    if grep -q "I can't recover" "$work/$name.vg"; then # e.g. clang's DWARF 5 with an older valgrind
+      echo "skipped: valgrind cannot read this build's debug information"
+      VG_SKIPPED=1
+      return
+    fi
     if [ "$RC" -eq 99 ] || grep -q 'Open AF_\|Open file descriptor [0-9]*: .*socket\|Invalid \|uninitialised' "$work/$name.vg"; then
       cat "$work/$name.vg" >&2
       fail "$name under valgrind"
     fi
   }
+  VG_SKIPPED=
   vg vg_repeat -n 3 -i "http://127.0.0.1:$ka/"
-  [ "$RC" -eq 0 ] || fail "-n 3 under valgrind exited with $RC"
-  vg vg_refused "http://127.0.0.1:$py/"
-  [ "$RC" -eq 1 ] || fail "refused under valgrind exited with $RC"
-  vg vg_badurl "http://127.0.0.1:$ka/a b"
-  [ "$RC" -eq 1 ] || fail "a bad URL under valgrind exited with $RC"
-  ok "clean under valgrind"
+  if [ -z "$VG_SKIPPED" ]; then
+    [ "$RC" -eq 0 ] || fail "-n 3 under valgrind exited with $RC"
+    vg vg_refused "http://127.0.0.1:$py/"
+    [ "$RC" -eq 1 ] || fail "refused under valgrind exited with $RC"
+    vg vg_badurl "http://127.0.0.1:$ka/a b"
+    [ "$RC" -eq 1 ] || fail "a bad URL under valgrind exited with $RC"
+    ok "clean under valgrind"
+  fi
 fi
 
 stop "$ka_pid"
