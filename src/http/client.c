@@ -35,7 +35,7 @@
 /* Requests are queued whole by the application: the connection's output
  * limit must not refuse a large body that is already in memory. */
 #define CLIENT_SOCKET_BUFFER_SIZE ((size_t)1 << 40)
-#define ENDPOINT_MAX              (CLIENT_URL_HOST_MAX + 32)
+#define ENDPOINT_MAX              (HTTPC_HOST_MAX + 32)
 
 typedef struct host host_t;
 typedef struct hconn hconn_t;
@@ -55,7 +55,7 @@ struct eddy_http_client {
 struct host {
     eddy_list_t node; /* client->hosts */
     eddy_http_client_t *client;
-    char name[CLIENT_URL_HOST_MAX];
+    char name[HTTPC_HOST_MAX];
     int port;
     char endpoint[ENDPOINT_MAX]; /* for eddy_connect */
     eddy_list_t conns;           /* counted connections: busy and idle */
@@ -95,7 +95,7 @@ struct eddy_http_client_transfer {
 
     /* what to send */
     char *method;
-    client_url_t url;
+    httpc_url_t url;
     eddy_http_client_header_t *headers; /* one block with their strings */
     size_t num_headers;
     body_blob_t *body; /* NULL when there is none (or a redirect dropped it) */
@@ -115,7 +115,7 @@ struct eddy_http_client_transfer {
     bool redirecting; /* the response being read is a redirect to follow */
     uint64_t bytes_seen;
 
-    client_response_t resp;
+    httpc_response_t resp;
     eddy_buf_t body_buf; /* the buffered body */
     eddy_http_client_response_t res;
     int err;
@@ -163,7 +163,7 @@ static void schedule_sweep(eddy_http_client_t *c)
     c->refs++;
 }
 
-static host_t *host_get(eddy_http_client_t *c, const client_url_t *u)
+static host_t *host_get(eddy_http_client_t *c, const httpc_url_t *u)
 {
     eddy_list_t *n;
     for (n = c->hosts.next; n != &c->hosts; n = n->next) {
@@ -175,7 +175,7 @@ static host_t *host_get(eddy_http_client_t *c, const client_url_t *u)
     h->client = c;
     memcpy(h->name, u->host, sizeof h->name);
     h->port = u->port;
-    client_url_endpoint(u, h->endpoint, sizeof h->endpoint); /* fits: ENDPOINT_MAX */
+    eddy__httpc_url_endpoint(u, h->endpoint, sizeof h->endpoint); /* fits: ENDPOINT_MAX */
     eddy_list_init(&h->conns);
     eddy_list_init(&h->idle);
     eddy_list_init(&h->queue);
@@ -320,11 +320,11 @@ static void blob_written(void *ptr, void *ud)
 static void transfer_free(eddy_http_client_transfer_t *t)
 {
     free(t->method);
-    client_url_free(&t->url);
+    eddy__httpc_url_free(&t->url);
     free(t->headers);
     blob_unref(t->body);
     eddy_buf_free(&t->wire);
-    client_response_free(&t->resp);
+    eddy__httpc_response_free(&t->resp);
     eddy_buf_free(&t->body_buf);
     free(t);
 }
@@ -367,7 +367,7 @@ static int transfer_copy_request(eddy_http_client_transfer_t *t,
     if (!t->method) return -ENOMEM;
     int rc = copy_headers(t, rq->headers, rq->num_headers);
     if (rc == 0) rc = copy_body(t, rq->body, rq->body_len);
-    t->wants_close = client_wire_wants_close(rq->headers, rq->num_headers);
+    t->wants_close = eddy__httpc_wire_wants_close(rq->headers, rq->num_headers);
     return rc;
 }
 
@@ -375,16 +375,16 @@ static int transfer_copy_request(eddy_http_client_transfer_t *t,
 static int transfer_build_wire(eddy_http_client_transfer_t *t)
 {
     eddy_buf_consume(&t->wire, eddy_buf_len(&t->wire));
-    return client_wire_head(&t->wire, t->method, &t->url, t->headers, t->num_headers, t->drop,
-                            t->body ? t->body->len : 0);
+    return eddy__httpc_wire_head(&t->wire, t->method, &t->url, t->headers, t->num_headers, t->drop,
+                                 t->body ? t->body->len : 0);
 }
 
 /* A fresh response for the next attempt (a retry or a redirect). */
 static void transfer_reset_response(eddy_http_client_transfer_t *t)
 {
     eddy_http_client_t *c = t->client;
-    client_response_free(&t->resp);
-    client_response_init(&t->resp, &c->limits, strcmp(t->method, "HEAD") == 0);
+    eddy__httpc_response_free(&t->resp);
+    eddy__httpc_response_init(&t->resp, &c->limits, strcmp(t->method, "HEAD") == 0);
     eddy_buf_free(&t->body_buf);
     memset(&t->res, 0, sizeof t->res);
     t->res.reason = "";
@@ -581,12 +581,12 @@ static int redirect_method(eddy_http_client_transfer_t *t)
 static int redirect_target(eddy_http_client_transfer_t *t)
 {
     const char *location = eddy_http_client_header(&t->res, "location");
-    client_url_t next;
-    int rc = client_url_resolve(&t->url, location, &next);
+    httpc_url_t next;
+    int rc = eddy__httpc_url_resolve(&t->url, location, &next);
     if (rc == -EDDY_EHTTP_URL) rc = -EDDY_EHTTP_LOCATION;
     if (rc < 0) return rc;
-    if (!client_url_same_origin(&t->url, &next)) t->drop |= WIRE_DROP_CREDENTIALS;
-    client_url_free(&t->url);
+    if (!eddy__httpc_url_same_origin(&t->url, &next)) t->drop |= WIRE_DROP_CREDENTIALS;
+    eddy__httpc_url_free(&t->url);
     t->url = next;
     return 0;
 }
@@ -622,7 +622,7 @@ static void transfer_redirect(eddy_http_client_transfer_t *t)
  * already known to be too large. */
 static int transfer_head(eddy_http_client_transfer_t *t)
 {
-    client_response_t *r = &t->resp;
+    httpc_response_t *r = &t->resp;
     eddy_http_client_response_t *res = &t->res;
     res->status = r->parsed.status;
     res->minor_version = r->parsed.minor_version;
@@ -681,10 +681,10 @@ static void transfer_response_done(eddy_http_client_transfer_t *t, bool extra_by
 
 static void transfer_body(eddy_http_client_transfer_t *t, const char *data, size_t len)
 {
-    client_response_t *r = &t->resp;
+    httpc_response_t *r = &t->resp;
     while (r->phase != RESP_DONE && len > 0) {
         eddy_http1_str_t piece;
-        ssize_t n = client_response_feed_body(r, data, len, &piece);
+        ssize_t n = eddy__httpc_response_feed_body(r, data, len, &piece);
         if (n < 0) {
             transfer_abort(t, (int)n);
             return;
@@ -704,17 +704,17 @@ static void transfer_body(eddy_http_client_transfer_t *t, const char *data, size
 
 static void transfer_input(eddy_http_client_transfer_t *t, const char *data, size_t len)
 {
-    client_response_t *r = &t->resp;
+    httpc_response_t *r = &t->resp;
     t->bytes_seen += len;
     if (r->phase == RESP_HEAD) {
-        int rc = client_response_feed_head(r, data, len);
+        int rc = eddy__httpc_response_feed_head(r, data, len);
         if (rc == 0) return;
         if (rc > 0) rc = transfer_head(t);
         if (rc < 0) {
             transfer_abort(t, rc);
             return;
         }
-        client_response_leftover(r, &data, &len);
+        eddy__httpc_response_leftover(r, &data, &len);
     }
     transfer_body(t, data, len);
 }
@@ -723,7 +723,7 @@ static void transfer_input(eddy_http_client_transfer_t *t, const char *data, siz
 static void transfer_connection_lost(eddy_http_client_transfer_t *t, bool reused,
                                      eddy_close_reason_t reason, int err)
 {
-    if (err == 0 && reason != EDDY_CLOSE_RESET && client_response_eof(&t->resp) == 0) {
+    if (err == 0 && reason != EDDY_CLOSE_RESET && eddy__httpc_response_eof(&t->resp) == 0) {
         if (t->redirecting) /* the body ran until the close: the response is whole */
             transfer_redirect(t);
         else
@@ -733,7 +733,7 @@ static void transfer_connection_lost(eddy_http_client_transfer_t *t, bool reused
     /* The server closed a pooled connection we had just picked (its idle
      * timeout raced our request): nothing of a response came, so an
      * idempotent request can safely go again, once, on a new connection. */
-    if (reused && t->bytes_seen == 0 && !t->retried && client_wire_idempotent(t->method)) {
+    if (reused && t->bytes_seen == 0 && !t->retried && eddy__httpc_wire_idempotent(t->method)) {
         transfer_retry(t);
         return;
     }
@@ -852,14 +852,14 @@ static int check_request(const eddy_http_client_request_t *rq)
 {
     if (!rq || !rq->url || !rq->on_complete) return -EINVAL;
     if (rq->body_len && !rq->body) return -EINVAL;
-    return client_wire_check(rq->method ? rq->method : "GET", rq->headers, rq->num_headers);
+    return eddy__httpc_wire_check(rq->method ? rq->method : "GET", rq->headers, rq->num_headers);
 }
 
 /* Everything that can fail at once, before the transfer is announced. */
 static int transfer_prepare(eddy_http_client_transfer_t *t, const eddy_http_client_request_t *rq)
 {
     eddy_http_client_t *c = t->client;
-    int rc = client_url_parse(rq->url, &t->url);
+    int rc = eddy__httpc_url_parse(rq->url, &t->url);
     if (rc < 0) return rc;
     rc = transfer_copy_request(t, rq);
     if (rc == 0) rc = transfer_build_wire(t);

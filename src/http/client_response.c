@@ -11,8 +11,8 @@
  * 16 hex digits, CRLF. Extensions and trailers have their own limits. */
 #define FRAMING_SLACK 64
 
-void client_response_init(client_response_t *r, const eddy_http1_limits_t *limits,
-                          bool head_request)
+void eddy__httpc_response_init(httpc_response_t *r, const eddy_http1_limits_t *limits,
+                               bool head_request)
 {
     memset(r, 0, sizeof *r);
     r->phase = RESP_HEAD;
@@ -24,7 +24,7 @@ void client_response_init(client_response_t *r, const eddy_http1_limits_t *limit
     r->reason = "";
 }
 
-void client_response_free(client_response_t *r)
+void eddy__httpc_response_free(httpc_response_t *r)
 {
     eddy_buf_free(&r->head);
     eddy_buf_free(&r->framing);
@@ -51,19 +51,19 @@ static const char *terminate(eddy_http1_str_t s)
 /* HTTP/1.1 keeps the connection unless Connection: close; HTTP/1.0 only
  * with Connection: keep-alive. The parser says the same except that it
  * ties reuse to a body it can delimit — a HEAD response needs none. */
-static bool reuse_allowed(const client_response_t *r)
+static bool reuse_allowed(const httpc_response_t *r)
 {
     bool close = false, keep = false;
     for (size_t i = 0; i < r->parsed.num_headers; i++) {
         const eddy_http1_header_t *h = &r->parsed.headers[i];
         if (h->name.len != 10 || strncasecmp(h->name.ptr, "connection", 10) != 0) continue;
-        close |= client_wire_list_has(h->value.ptr, h->value.len, "close");
-        keep |= client_wire_list_has(h->value.ptr, h->value.len, "keep-alive");
+        close |= eddy__httpc_wire_list_has(h->value.ptr, h->value.len, "close");
+        keep |= eddy__httpc_wire_list_has(h->value.ptr, h->value.len, "keep-alive");
     }
     return !close && (r->parsed.minor_version >= 1 || keep);
 }
 
-static void choose_body(client_response_t *r)
+static void choose_body(httpc_response_t *r)
 {
     int status = r->parsed.status;
     bool none = r->head_request || status == 101 || r->parsed.body == EDDY_HTTP1_BODY_NONE;
@@ -89,7 +89,7 @@ static void choose_body(client_response_t *r)
 
 /* The final head is parsed: give its fields NUL-terminated names and values
  * (in place) and choose how the body is read. */
-static int finish_head(client_response_t *r, size_t head_len)
+static int finish_head(httpc_response_t *r, size_t head_len)
 {
     size_t n = r->parsed.num_headers;
     r->head_len = head_len;
@@ -111,7 +111,7 @@ static bool is_interim(int status)
     return status >= 100 && status < 200 && status != 101;
 }
 
-int client_response_feed_head(client_response_t *r, const char *data, size_t len)
+int eddy__httpc_response_feed_head(httpc_response_t *r, const char *data, size_t len)
 {
     if (!r->fields) {
         r->fields = calloc(r->limits.max_headers, sizeof *r->fields);
@@ -141,7 +141,7 @@ int client_response_feed_head(client_response_t *r, const char *data, size_t len
     }
 }
 
-void client_response_leftover(const client_response_t *r, const char **data, size_t *len)
+void eddy__httpc_response_leftover(const httpc_response_t *r, const char **data, size_t *len)
 {
     *data = eddy_buf_data(&r->head) + r->head_len;
     *len = eddy_buf_len(&r->head) - r->head_len;
@@ -168,7 +168,7 @@ static const char *trim_ows(char *s, char *end)
 /* The framing after the last data is [CRLF] last-chunk-line CRLF
  * *(field-line CRLF) CRLF, already validated by the decoder: cut the fields
  * out in place. */
-static int parse_trailers(client_response_t *r)
+static int parse_trailers(httpc_response_t *r)
 {
     char *p = eddy_buf_data(&r->framing), *end = p + eddy_buf_len(&r->framing);
     if (!p) return 0;
@@ -194,7 +194,7 @@ static int parse_trailers(client_response_t *r)
 
 /* ---- the body ------------------------------------------------------------------------------- */
 
-static ssize_t feed_chunked(client_response_t *r, const char *data, size_t len,
+static ssize_t feed_chunked(httpc_response_t *r, const char *data, size_t len,
                             eddy_http1_str_t *body)
 {
     ssize_t n = eddy_http1_chunked_parse(&r->chunked, data, len, body);
@@ -220,8 +220,8 @@ static ssize_t feed_chunked(client_response_t *r, const char *data, size_t len,
     return n;
 }
 
-ssize_t client_response_feed_body(client_response_t *r, const char *data, size_t len,
-                                  eddy_http1_str_t *body)
+ssize_t eddy__httpc_response_feed_body(httpc_response_t *r, const char *data, size_t len,
+                                       eddy_http1_str_t *body)
 {
     body->ptr = data;
     body->len = 0;
@@ -244,7 +244,7 @@ ssize_t client_response_feed_body(client_response_t *r, const char *data, size_t
     return n;
 }
 
-int client_response_eof(client_response_t *r)
+int eddy__httpc_response_eof(httpc_response_t *r)
 {
     if (r->phase != RESP_UNTIL_CLOSE) return -EDDY_EHTTP_CLOSED;
     r->phase = RESP_DONE;

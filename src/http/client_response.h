@@ -19,14 +19,14 @@ typedef enum resp_phase {
     RESP_DONE,
 } resp_phase_t;
 
-typedef struct client_response {
+typedef struct httpc_response {
     resp_phase_t phase;
     bool head_request; /* a response to HEAD never has a body */
     eddy_http1_limits_t limits;
 
     /* The head is collected here; once parsed, its fields point into it
      * (NUL-terminated in place), and the bytes after it are the start of
-     * the body (client_response_leftover). */
+     * the body (eddy__httpc_response_leftover). */
     eddy_buf_t head;
     size_t head_len;
     size_t last_len;
@@ -48,30 +48,30 @@ typedef struct client_response {
 
     uint64_t body_bytes;
     eddy_http1_error_t error; /* why -EDDY_EHTTP_PARSE */
-} client_response_t;
+} httpc_response_t;
 
 /* limits: max_header_size and max_headers are used (for heads and
  * trailers); bodies are not bounded here. */
-void client_response_init(client_response_t *r, const eddy_http1_limits_t *limits,
-                          bool head_request);
-void client_response_free(client_response_t *r);
+void eddy__httpc_response_init(httpc_response_t *r, const eddy_http1_limits_t *limits,
+                               bool head_request);
+void eddy__httpc_response_free(httpc_response_t *r);
 
 /* In RESP_HEAD: take data. Returns 0 (more is needed), 1 (the final head is
  * complete: status, headers and phase are set, and the body's first bytes
- * are at client_response_leftover), -EDDY_EHTTP_PARSE (r->error says why)
+ * are at eddy__httpc_response_leftover), -EDDY_EHTTP_PARSE (r->error says why)
  * or -ENOMEM. */
-int client_response_feed_head(client_response_t *r, const char *data, size_t len);
-void client_response_leftover(const client_response_t *r, const char **data, size_t *len);
+int eddy__httpc_response_feed_head(httpc_response_t *r, const char *data, size_t len);
+void eddy__httpc_response_leftover(const httpc_response_t *r, const char **data, size_t *len);
 
 /* In a body phase: consume framing and at most one run of body bytes from
  * data, which *body points to (len 0 if none). Returns the bytes consumed;
  * the phase becomes RESP_DONE at the end of the body, and bytes after it are
  * left unconsumed. -EDDY_EHTTP_PARSE on malformed chunked framing. */
-ssize_t client_response_feed_body(client_response_t *r, const char *data, size_t len,
-                                  eddy_http1_str_t *body);
+ssize_t eddy__httpc_response_feed_body(httpc_response_t *r, const char *data, size_t len,
+                                       eddy_http1_str_t *body);
 
 /* The connection ended: 0 if that completes the response (a body that runs
  * until close; the phase becomes RESP_DONE), else -EDDY_EHTTP_CLOSED. */
-int client_response_eof(client_response_t *r);
+int eddy__httpc_response_eof(httpc_response_t *r);
 
 #endif

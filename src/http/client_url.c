@@ -56,7 +56,7 @@ static int parse_port(const char *s, size_t len, int *port)
     return 0;
 }
 
-static int set_host(client_url_t *u, const char *s, size_t len, bool ipv6)
+static int set_host(httpc_url_t *u, const char *s, size_t len, bool ipv6)
 {
     if (len == 0 || len >= sizeof u->host) return -EDDY_EHTTP_URL;
     for (size_t i = 0; i < len; i++) {
@@ -71,7 +71,7 @@ static int set_host(client_url_t *u, const char *s, size_t len, bool ipv6)
 
 /* authority = host [ ":" port ]; user info is refused (credentials in URLs
  * leak into logs; send an Authorization header instead). */
-static int parse_authority(client_url_t *u, const char *s, size_t len)
+static int parse_authority(httpc_url_t *u, const char *s, size_t len)
 {
     if (memchr(s, '@', len)) return -EDDY_EHTTP_URL;
     const char *host = s, *colon;
@@ -98,7 +98,7 @@ static int parse_authority(client_url_t *u, const char *s, size_t len)
 }
 
 /* path [ "?" query ], up to a '#' or the end. */
-static int parse_target(client_url_t *u, const char *s)
+static int parse_target(httpc_url_t *u, const char *s)
 {
     size_t len = strcspn(s, "#");
     for (size_t i = 0; i < len; i++)
@@ -113,10 +113,10 @@ static int parse_target(client_url_t *u, const char *s)
     return 0;
 }
 
-static int format_text(client_url_t *u)
+static int format_text(httpc_url_t *u)
 {
-    char authority[CLIENT_URL_HOST_MAX + 16];
-    if (client_url_authority(u, authority, sizeof authority) < 0) return -EDDY_EHTTP_URL;
+    char authority[HTTPC_HOST_MAX + 16];
+    if (eddy__httpc_url_authority(u, authority, sizeof authority) < 0) return -EDDY_EHTTP_URL;
     if (asprintf(&u->text, "http://%s%s", authority, u->target) < 0) {
         u->text = NULL;
         return -ENOMEM;
@@ -124,7 +124,7 @@ static int format_text(client_url_t *u)
     return 0;
 }
 
-int client_url_parse(const char *s, client_url_t *u)
+int eddy__httpc_url_parse(const char *s, httpc_url_t *u)
 {
     memset(u, 0, sizeof *u);
     size_t scheme = scheme_length(s);
@@ -136,11 +136,11 @@ int client_url_parse(const char *s, client_url_t *u)
     int rc = parse_authority(u, auth, auth_len);
     if (rc == 0) rc = parse_target(u, auth + auth_len);
     if (rc == 0) rc = format_text(u);
-    if (rc < 0) client_url_free(u);
+    if (rc < 0) eddy__httpc_url_free(u);
     return rc;
 }
 
-void client_url_free(client_url_t *u)
+void eddy__httpc_url_free(httpc_url_t *u)
 {
     free(u->target);
     free(u->text);
@@ -177,7 +177,7 @@ static void remove_dot_segments(char *path)
 }
 
 /* base's path up to and including its last '/', then ref ("b/c?q"). */
-static char *merge_paths(const client_url_t *base, const char *ref, size_t ref_len)
+static char *merge_paths(const httpc_url_t *base, const char *ref, size_t ref_len)
 {
     size_t path_len = strcspn(base->target, "?");
     const char *slash = base->target;
@@ -193,7 +193,7 @@ static char *merge_paths(const client_url_t *base, const char *ref, size_t ref_l
 }
 
 /* A new target for base's authority: "/abs", "?query" or "relative". */
-static char *resolve_target(const client_url_t *base, const char *ref, size_t ref_len)
+static char *resolve_target(const httpc_url_t *base, const char *ref, size_t ref_len)
 {
     char *target;
     if (ref_len == 0) return strdup(base->target);
@@ -220,21 +220,21 @@ static char *resolve_target(const client_url_t *base, const char *ref, size_t re
     return target;
 }
 
-int client_url_resolve(const client_url_t *base, const char *ref, client_url_t *out)
+int eddy__httpc_url_resolve(const httpc_url_t *base, const char *ref, httpc_url_t *out)
 {
     memset(out, 0, sizeof *out);
     size_t ref_len = strcspn(ref, "#");
     if (scheme_length(ref) > 0) {
         char *abs = strndup(ref, ref_len);
         if (!abs) return -ENOMEM;
-        int rc = client_url_parse(abs, out);
+        int rc = eddy__httpc_url_parse(abs, out);
         free(abs);
         return rc;
     }
     if (strncmp(ref, "//", 2) == 0) {
         char *abs;
         if (asprintf(&abs, "http:%.*s", (int)ref_len, ref) < 0) return -ENOMEM;
-        int rc = client_url_parse(abs, out);
+        int rc = eddy__httpc_url_parse(abs, out);
         free(abs);
         return rc;
     }
@@ -251,11 +251,11 @@ int client_url_resolve(const client_url_t *base, const char *ref, client_url_t *
         if (!out->target) return -ENOMEM;
     }
     int rc = format_text(out);
-    if (rc < 0) client_url_free(out);
+    if (rc < 0) eddy__httpc_url_free(out);
     return rc;
 }
 
-int client_url_authority(const client_url_t *u, char *buf, size_t size)
+int eddy__httpc_url_authority(const httpc_url_t *u, char *buf, size_t size)
 {
     const char *open = u->ipv6 ? "[" : "", *close = u->ipv6 ? "]" : "";
     int n = u->port == DEFAULT_PORT
@@ -264,14 +264,14 @@ int client_url_authority(const client_url_t *u, char *buf, size_t size)
     return n < 0 || (size_t)n >= size ? -1 : n;
 }
 
-int client_url_endpoint(const client_url_t *u, char *buf, size_t size)
+int eddy__httpc_url_endpoint(const httpc_url_t *u, char *buf, size_t size)
 {
     const char *open = u->ipv6 ? "[" : "", *close = u->ipv6 ? "]" : "";
     int n = snprintf(buf, size, "tcp://%s%s%s:%d", open, u->host, close, u->port);
     return n < 0 || (size_t)n >= size ? -1 : n;
 }
 
-bool client_url_same_origin(const client_url_t *a, const client_url_t *b)
+bool eddy__httpc_url_same_origin(const httpc_url_t *a, const httpc_url_t *b)
 {
     return a->port == b->port && strcmp(a->host, b->host) == 0; /* hosts are lower case */
 }

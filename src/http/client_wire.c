@@ -42,7 +42,7 @@ static bool name_is(const eddy_http_client_header_t *h, const char *name)
     return strcasecmp(h->name, name) == 0;
 }
 
-int client_wire_check(const char *method, const eddy_http_client_header_t *headers, size_t n)
+int eddy__httpc_wire_check(const char *method, const eddy_http_client_header_t *headers, size_t n)
 {
     if (!is_token(method) || strcmp(method, "CONNECT") == 0) return -EDDY_EHTTP_REQUEST;
     if (n && !headers) return -EDDY_EHTTP_REQUEST;
@@ -104,17 +104,17 @@ static bool wants_length(const char *method, size_t body_len)
            strcmp(method, "PATCH") == 0;
 }
 
-int client_wire_head(eddy_buf_t *out, const char *method, const client_url_t *url,
-                     const eddy_http_client_header_t *headers, size_t n, unsigned drop,
-                     size_t body_len)
+int eddy__httpc_wire_head(eddy_buf_t *out, const char *method, const httpc_url_t *url,
+                          const eddy_http_client_header_t *headers, size_t n, unsigned drop,
+                          size_t body_len)
 {
     int rc = append_str(out, method);
     if (rc == 0) rc = eddy_buf_append(out, " ", 1);
     if (rc == 0) rc = append_str(out, url->target);
     if (rc == 0) rc = append_str(out, " HTTP/1.1\r\n");
     if (rc == 0 && !has_header(headers, n, drop, "host")) {
-        char authority[CLIENT_URL_HOST_MAX + 16];
-        if (client_url_authority(url, authority, sizeof authority) < 0) return -EDDY_EHTTP_URL;
+        char authority[HTTPC_HOST_MAX + 16];
+        if (eddy__httpc_url_authority(url, authority, sizeof authority) < 0) return -EDDY_EHTTP_URL;
         rc = append_field(out, "Host", authority);
     }
     for (size_t i = 0; rc == 0 && i < n; i++)
@@ -130,7 +130,7 @@ int client_wire_head(eddy_buf_t *out, const char *method, const client_url_t *ur
     return rc;
 }
 
-bool client_wire_idempotent(const char *method)
+bool eddy__httpc_wire_idempotent(const char *method)
 {
     static const char *const idempotent[] = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"};
     for (size_t i = 0; i < sizeof idempotent / sizeof idempotent[0]; i++)
@@ -138,7 +138,7 @@ bool client_wire_idempotent(const char *method)
     return false;
 }
 
-bool client_wire_list_has(const char *value, size_t len, const char *token)
+bool eddy__httpc_wire_list_has(const char *value, size_t len, const char *token)
 {
     size_t tlen = strlen(token), i = 0;
     while (i < len) {
@@ -155,11 +155,11 @@ bool client_wire_list_has(const char *value, size_t len, const char *token)
     return false;
 }
 
-bool client_wire_wants_close(const eddy_http_client_header_t *headers, size_t n)
+bool eddy__httpc_wire_wants_close(const eddy_http_client_header_t *headers, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (name_is(&headers[i], "connection") &&
-            client_wire_list_has(headers[i].value, strlen(headers[i].value), "close"))
+            eddy__httpc_wire_list_has(headers[i].value, strlen(headers[i].value), "close"))
             return true;
     return false;
 }

@@ -4,7 +4,7 @@
  * position and fed one byte at a time gives the same status, headers, body,
  * trailers and leftover bytes — interim 1xx heads skipped, HEAD and
  * 204/304 without a body, chunked trailers cut out of the framing, bodies
- * until close ended by client_response_eof, and keep-alive decided as
+ * until close ended by eddy__httpc_response_eof, and keep-alive decided as
  * RFC 9112 says.
  */
 #include <errno.h>
@@ -35,11 +35,11 @@ static void append_fields(char *out, size_t size, const eddy_http_client_header_
 }
 
 /* Feed body bytes; returns how many were left after the end of the body. */
-static size_t feed_body(client_response_t *r, const char *data, size_t len, result_t *res)
+static size_t feed_body(httpc_response_t *r, const char *data, size_t len, result_t *res)
 {
     while (len > 0 && r->phase != RESP_DONE) {
         eddy_http1_str_t piece;
-        ssize_t n = client_response_feed_body(r, data, len, &piece);
+        ssize_t n = eddy__httpc_response_feed_body(r, data, len, &piece);
         CHECK(n >= 0);
         CHECK(piece.len == 0 || (piece.ptr >= data && piece.ptr + piece.len <= data + len));
         CHECK(res->body_len + piece.len <= sizeof res->body);
@@ -58,8 +58,8 @@ static void read_response(const char *input, size_t len, size_t first, size_t st
     memset(res, 0, sizeof *res);
     eddy_http1_limits_t limits;
     eddy_http1_limits_init(&limits);
-    client_response_t r;
-    client_response_init(&r, &limits, head_request);
+    httpc_response_t r;
+    eddy__httpc_response_init(&r, &limits, head_request);
     size_t off = 0;
     while (off < len) {
         size_t n = off == 0 ? first : step;
@@ -67,12 +67,12 @@ static void read_response(const char *input, size_t len, size_t first, size_t st
         const char *data = input + off;
         off += n;
         if (r.phase == RESP_HEAD) {
-            int rc = client_response_feed_head(&r, data, n);
+            int rc = eddy__httpc_response_feed_head(&r, data, n);
             CHECK(rc >= 0);
             if (rc == 0) continue;
             res->status = r.parsed.status;
             append_fields(res->headers, sizeof res->headers, r.headers, r.num_headers);
-            client_response_leftover(&r, &data, &n);
+            eddy__httpc_response_leftover(&r, &data, &n);
         }
         if (r.phase == RESP_DONE) {
             res->leftover += n;
@@ -80,11 +80,11 @@ static void read_response(const char *input, size_t len, size_t first, size_t st
         }
         res->leftover += feed_body(&r, data, n, res);
     }
-    if (eof && r.phase != RESP_DONE) CHECK_EQ(client_response_eof(&r), 0);
+    if (eof && r.phase != RESP_DONE) CHECK_EQ(eddy__httpc_response_eof(&r), 0);
     res->done = r.phase == RESP_DONE;
     res->keep_alive = r.keep_alive;
     append_fields(res->trailers, sizeof res->trailers, r.trailers, r.num_trailers);
-    client_response_free(&r);
+    eddy__httpc_response_free(&r);
 }
 
 static void check_same(const result_t *a, const result_t *b)
@@ -187,53 +187,53 @@ static void test_until_close(void)
 
     eddy_http1_limits_t limits;
     eddy_http1_limits_init(&limits);
-    client_response_t cr;
-    client_response_init(&cr, &limits, false);
+    httpc_response_t cr;
+    eddy__httpc_response_init(&cr, &limits, false);
     const char *head = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort";
-    CHECK_EQ(client_response_feed_head(&cr, head, strlen(head)), 1);
-    CHECK_EQ(client_response_eof(&cr), -EDDY_EHTTP_CLOSED); /* cut short */
-    client_response_free(&cr);
-    client_response_init(&cr, &limits, false);
-    CHECK_EQ(client_response_eof(&cr), -EDDY_EHTTP_CLOSED); /* nothing at all */
-    client_response_free(&cr);
+    CHECK_EQ(eddy__httpc_response_feed_head(&cr, head, strlen(head)), 1);
+    CHECK_EQ(eddy__httpc_response_eof(&cr), -EDDY_EHTTP_CLOSED); /* cut short */
+    eddy__httpc_response_free(&cr);
+    eddy__httpc_response_init(&cr, &limits, false);
+    CHECK_EQ(eddy__httpc_response_eof(&cr), -EDDY_EHTTP_CLOSED); /* nothing at all */
+    eddy__httpc_response_free(&cr);
 }
 
 static void test_errors(void)
 {
     eddy_http1_limits_t limits;
     eddy_http1_limits_init(&limits);
-    client_response_t r;
-    client_response_init(&r, &limits, false);
+    httpc_response_t r;
+    eddy__httpc_response_init(&r, &limits, false);
     const char *bad = "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n";
-    CHECK_EQ(client_response_feed_head(&r, bad, strlen(bad)), -EDDY_EHTTP_PARSE);
+    CHECK_EQ(eddy__httpc_response_feed_head(&r, bad, strlen(bad)), -EDDY_EHTTP_PARSE);
     CHECK_EQ(r.error, EDDY_HTTP1_ERR_CONTENT_LENGTH);
-    client_response_free(&r);
+    eddy__httpc_response_free(&r);
 
-    client_response_init(&r, &limits, false);
+    eddy__httpc_response_init(&r, &limits, false);
     const char *chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab";
-    CHECK_EQ(client_response_feed_head(&r, chunked, strlen(chunked)), 1);
+    CHECK_EQ(eddy__httpc_response_feed_head(&r, chunked, strlen(chunked)), 1);
     const char *rest;
     size_t n;
-    client_response_leftover(&r, &rest, &n);
+    eddy__httpc_response_leftover(&r, &rest, &n);
     eddy_http1_str_t piece;
-    CHECK_EQ(client_response_feed_body(&r, rest, n, &piece), 5); /* "5\r\n" and "ab" */
+    CHECK_EQ(eddy__httpc_response_feed_body(&r, rest, n, &piece), 5); /* "5\r\n" and "ab" */
     CHECK_EQ(piece.len, 2);
-    CHECK_EQ(client_response_feed_body(&r, "cdeXY", 5, &piece), 3); /* "cde" */
-    CHECK_EQ(client_response_feed_body(&r, "XY", 2, &piece), -EDDY_EHTTP_PARSE);
+    CHECK_EQ(eddy__httpc_response_feed_body(&r, "cdeXY", 5, &piece), 3); /* "cde" */
+    CHECK_EQ(eddy__httpc_response_feed_body(&r, "XY", 2, &piece), -EDDY_EHTTP_PARSE);
     CHECK_EQ(r.error, EDDY_HTTP1_ERR_CHUNK_DATA);
-    client_response_free(&r);
+    eddy__httpc_response_free(&r);
 
     /* A trailer section over max_header_size. */
     limits.max_header_size = 64;
-    client_response_init(&r, &limits, false);
+    eddy__httpc_response_init(&r, &limits, false);
     const char *h = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
-    CHECK_EQ(client_response_feed_head(&r, h, strlen(h)), 1);
+    CHECK_EQ(eddy__httpc_response_feed_head(&r, h, strlen(h)), 1);
     char trailer[256] = "0\r\nX-Long: ";
     memset(trailer + strlen(trailer), 'v', 100);
-    ssize_t rc = client_response_feed_body(&r, trailer, strlen(trailer), &piece);
+    ssize_t rc = eddy__httpc_response_feed_body(&r, trailer, strlen(trailer), &piece);
     CHECK_EQ(rc, -EDDY_EHTTP_PARSE);
     CHECK_EQ(r.error, EDDY_HTTP1_ERR_HEAD_TOO_LARGE);
-    client_response_free(&r);
+    eddy__httpc_response_free(&r);
 }
 
 int main(void)

@@ -13,15 +13,15 @@
 static void check_parse(const char *s, const char *host, int port, const char *target,
                         const char *text)
 {
-    client_url_t u;
-    int rc = client_url_parse(s, &u);
+    httpc_url_t u;
+    int rc = eddy__httpc_url_parse(s, &u);
     if (rc != 0) fprintf(stderr, "parse \"%s\": %s\n", s, eddy_err_name(rc));
     CHECK_EQ(rc, 0);
     CHECK_STR(u.host, host);
     CHECK_EQ(u.port, port);
     CHECK_STR(u.target, target);
     CHECK_STR(u.text, text);
-    client_url_free(&u);
+    eddy__httpc_url_free(&u);
 }
 
 static void test_parse(void)
@@ -58,59 +58,59 @@ static void test_refused(void)
         {"http://[]/", -EDDY_EHTTP_URL},    {"http://h!/", -EDDY_EHTTP_URL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        client_url_t u;
-        int rc = client_url_parse(cases[i].s, &u);
+        httpc_url_t u;
+        int rc = eddy__httpc_url_parse(cases[i].s, &u);
         if (rc != cases[i].err) fprintf(stderr, "\"%s\": %s\n", cases[i].s, eddy_err_name(rc));
         CHECK_EQ(rc, cases[i].err);
     }
     char long_host[400] = "http://";
     memset(long_host + 7, 'a', 300);
     long_host[307] = '\0';
-    client_url_t u;
-    CHECK_EQ(client_url_parse(long_host, &u), -EDDY_EHTTP_URL);
+    httpc_url_t u;
+    CHECK_EQ(eddy__httpc_url_parse(long_host, &u), -EDDY_EHTTP_URL);
 }
 
 static void test_authority_and_endpoint(void)
 {
-    client_url_t u;
+    httpc_url_t u;
     char buf[300];
-    CHECK_EQ(client_url_parse("http://Host.Example/x", &u), 0);
-    CHECK_EQ(client_url_authority(&u, buf, sizeof buf), 12);
+    CHECK_EQ(eddy__httpc_url_parse("http://Host.Example/x", &u), 0);
+    CHECK_EQ(eddy__httpc_url_authority(&u, buf, sizeof buf), 12);
     CHECK_STR(buf, "host.example");
-    CHECK(client_url_endpoint(&u, buf, sizeof buf) > 0);
+    CHECK(eddy__httpc_url_endpoint(&u, buf, sizeof buf) > 0);
     CHECK_STR(buf, "tcp://host.example:80");
-    CHECK_EQ(client_url_authority(&u, buf, 5), -1); /* does not fit */
-    client_url_free(&u);
-    CHECK_EQ(client_url_parse("http://[fe80::1]:81/", &u), 0);
-    client_url_authority(&u, buf, sizeof buf);
+    CHECK_EQ(eddy__httpc_url_authority(&u, buf, 5), -1); /* does not fit */
+    eddy__httpc_url_free(&u);
+    CHECK_EQ(eddy__httpc_url_parse("http://[fe80::1]:81/", &u), 0);
+    eddy__httpc_url_authority(&u, buf, sizeof buf);
     CHECK_STR(buf, "[fe80::1]:81");
-    client_url_endpoint(&u, buf, sizeof buf);
+    eddy__httpc_url_endpoint(&u, buf, sizeof buf);
     CHECK_STR(buf, "tcp://[fe80::1]:81");
-    client_url_t v;
-    CHECK_EQ(client_url_parse("http://[FE80::1]:81/other", &v), 0);
-    CHECK(client_url_same_origin(&u, &v));
-    client_url_free(&v);
-    CHECK_EQ(client_url_parse("http://[fe80::1]/", &v), 0);
-    CHECK(!client_url_same_origin(&u, &v)); /* another port */
-    client_url_free(&v);
-    client_url_free(&u);
+    httpc_url_t v;
+    CHECK_EQ(eddy__httpc_url_parse("http://[FE80::1]:81/other", &v), 0);
+    CHECK(eddy__httpc_url_same_origin(&u, &v));
+    eddy__httpc_url_free(&v);
+    CHECK_EQ(eddy__httpc_url_parse("http://[fe80::1]/", &v), 0);
+    CHECK(!eddy__httpc_url_same_origin(&u, &v)); /* another port */
+    eddy__httpc_url_free(&v);
+    eddy__httpc_url_free(&u);
 }
 
-static void check_resolve(const client_url_t *base, const char *ref, const char *want)
+static void check_resolve(const httpc_url_t *base, const char *ref, const char *want)
 {
-    client_url_t out;
-    int rc = client_url_resolve(base, ref, &out);
+    httpc_url_t out;
+    int rc = eddy__httpc_url_resolve(base, ref, &out);
     if (rc != 0) fprintf(stderr, "resolve \"%s\": %s\n", ref, eddy_err_name(rc));
     CHECK_EQ(rc, 0);
     if (strcmp(out.text, want) != 0) fprintf(stderr, "resolve \"%s\"\n", ref);
     CHECK_STR(out.text, want);
-    client_url_free(&out);
+    eddy__httpc_url_free(&out);
 }
 
 static void test_resolve(void)
 {
-    client_url_t base;
-    CHECK_EQ(client_url_parse("http://a:8080/b/c/d;p?q", &base), 0);
+    httpc_url_t base;
+    CHECK_EQ(eddy__httpc_url_parse("http://a:8080/b/c/d;p?q", &base), 0);
     const char *cases[][2] = {
         /* RFC 3986 5.4.1, normal */
         {"g", "http://a:8080/b/c/g"},
@@ -158,13 +158,13 @@ static void test_resolve(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_resolve(&base, cases[i][0], cases[i][1]);
-    client_url_t out;
-    CHECK_EQ(client_url_resolve(&base, "https://a/", &out), -EDDY_EHTTP_SCHEME);
-    CHECK_EQ(client_url_resolve(&base, "http:g", &out), -EDDY_EHTTP_URL);
-    CHECK_EQ(client_url_resolve(&base, "//user@h/", &out), -EDDY_EHTTP_URL);
-    CHECK_EQ(client_url_resolve(&base, "a b", &out), -EDDY_EHTTP_URL);
-    CHECK_EQ(client_url_resolve(&base, "/a\r\nX: y", &out), -EDDY_EHTTP_URL);
-    client_url_free(&base);
+    httpc_url_t out;
+    CHECK_EQ(eddy__httpc_url_resolve(&base, "https://a/", &out), -EDDY_EHTTP_SCHEME);
+    CHECK_EQ(eddy__httpc_url_resolve(&base, "http:g", &out), -EDDY_EHTTP_URL);
+    CHECK_EQ(eddy__httpc_url_resolve(&base, "//user@h/", &out), -EDDY_EHTTP_URL);
+    CHECK_EQ(eddy__httpc_url_resolve(&base, "a b", &out), -EDDY_EHTTP_URL);
+    CHECK_EQ(eddy__httpc_url_resolve(&base, "/a\r\nX: y", &out), -EDDY_EHTTP_URL);
+    eddy__httpc_url_free(&base);
 }
 
 int main(void)
