@@ -104,8 +104,9 @@ typedef struct eddy_http_client eddy_http_client_t;
  * callbacks receive, what eddy_http_client_cancel takes. Opaque. */
 typedef struct eddy_http_client_transfer eddy_http_client_transfer_t;
 
-/* ---- options ---------------------------------------------------------------------------------
- * A plain struct filled with defaults by eddy_http_client_options_init; the
+/* ---- options ------------------------------------------------------------- */
+
+/* A plain struct filled with defaults by eddy_http_client_options_init; the
  * same fields are accepted as strings under the names in quotes. Times are in
  * milliseconds, sizes in bytes. */
 typedef struct eddy_http_client_options {
@@ -134,8 +135,7 @@ EDDY_EXPORT int eddy_http_client_options_set(eddy_http_client_options_t *o, cons
  * max_connections_per_host simply keeps them all.) */
 EDDY_EXPORT int eddy_http_client_options_validate(const eddy_http_client_options_t *o);
 
-/* ---- the client --------------------------------------------------------------------------------
- */
+/* ---- the client ---------------------------------------------------------- */
 
 /* A client bound to loop, with a copy of opts (NULL: the defaults). The
  * caller frees it with eddy_http_client_free. Returns 0, -EDDY_EOPTION or
@@ -161,8 +161,7 @@ typedef struct eddy_http_client_stats {
 EDDY_EXPORT void eddy_http_client_stats(const eddy_http_client_t *client,
                                         eddy_http_client_stats_t *out);
 
-/* ---- requests and responses --------------------------------------------------------------------
- */
+/* ---- requests and responses ---------------------------------------------- */
 
 /* A header field, NUL-terminated name and value. Request headers must have a
  * token name and a value without CR, LF, NUL or other control characters

@@ -127,7 +127,7 @@ static void host_dispatch(host_t *h);
 static void transfer_finish(eddy_http_client_transfer_t *t, int err);
 static void transfer_abort(eddy_http_client_transfer_t *t, int err);
 
-/* ---- the client's memory ------------------------------------------------------------------- */
+/* ---- the client's memory ------------------------------------------------- */
 
 static void client_unref(eddy_http_client_t *c)
 {
@@ -183,7 +183,7 @@ static host_t *host_get(eddy_http_client_t *c, const httpc_url_t *u)
     return h;
 }
 
-/* ---- connections ---------------------------------------------------------------------------- */
+/* ---- connections --------------------------------------------------------- */
 
 static void hconn_receive(eddy_conn_t *c, const char *data, size_t len, void *ud);
 static void hconn_closed(eddy_conn_t *c, eddy_close_reason_t reason, int err, void *ud);
@@ -304,8 +304,7 @@ static hconn_t *host_take_idle(host_t *h)
     return NULL;
 }
 
-/* ---- transfers: memory ------------------------------------------------------------------------
- */
+/* ---- transfers: memory --------------------------------------------------- */
 
 static void blob_unref(body_blob_t *b)
 {
@@ -392,7 +391,7 @@ static void transfer_reset_response(eddy_http_client_transfer_t *t)
     t->redirecting = false;
 }
 
-/* ---- transfers: moving between states -------------------------------------------------------- */
+/* ---- transfers: moving between states ------------------------------------ */
 
 static void transfer_enqueue(eddy_http_client_transfer_t *t, bool front)
 {
@@ -548,8 +547,7 @@ static void transfer_retry(eddy_http_client_transfer_t *t)
     transfer_enqueue(t, true);
 }
 
-/* ---- redirects --------------------------------------------------------------------------------
- */
+/* ---- redirects ----------------------------------------------------------- */
 
 static bool is_redirect(int status)
 {
@@ -615,8 +613,7 @@ static void transfer_redirect(eddy_http_client_transfer_t *t)
     transfer_enqueue(t, false);
 }
 
-/* ---- reading the response -----------------------------------------------------------------------
- */
+/* ---- reading the response ------------------------------------------------ */
 
 /* The final head is in: publish it, and refuse a buffered body that is
  * already known to be too large. */
@@ -740,8 +737,7 @@ static void transfer_connection_lost(eddy_http_client_transfer_t *t, bool reused
     transfer_finish(t, err < 0 ? err : -EDDY_EHTTP_CLOSED);
 }
 
-/* ---- connection callbacks ----------------------------------------------------------------------
- */
+/* ---- connection callbacks ------------------------------------------------ */
 
 static void hconn_receive(eddy_conn_t *c, const char *data, size_t len, void *ud)
 {
@@ -774,8 +770,7 @@ static void hconn_closed(eddy_conn_t *c, eddy_close_reason_t reason, int err, vo
     client_unref(client);
 }
 
-/* ---- the public API ----------------------------------------------------------------------------
- */
+/* ---- the public API ------------------------------------------------------ */
 
 int eddy_http_client_new(eddy_loop_t *loop, const eddy_http_client_options_t *opts,
                          eddy_http_client_t **out)
@@ -866,6 +861,9 @@ static int transfer_prepare(eddy_http_client_transfer_t *t, const eddy_http_clie
     if (rc < 0) return rc;
     t->host = host_get(c, &t->url);
     if (!t->host) return -ENOMEM;
+    /* The loop's clock is cached per iteration, and send may come long after
+     * the last one (at start-up, say): the timeout counts from now. */
+    eddy_loop_update_time(c->loop);
     int64_t id = eddy_timer_after(c->loop, c->opts.request_timeout, request_timeout_cb, t);
     if (id < 0) return (int)id;
     t->timer = id;

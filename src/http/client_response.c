@@ -36,7 +36,7 @@ void eddy__httpc_response_free(httpc_response_t *r)
     r->num_headers = r->num_trailers = 0;
 }
 
-/* ---- the head ------------------------------------------------------------------------------- */
+/* ---- the head ------------------------------------------------------------ */
 
 /* Terminate a slice of the head in place: the byte after it is the ':' after
  * a name, or the CR or OWS after a value or reason, never part of another
@@ -147,7 +147,7 @@ void eddy__httpc_response_leftover(const httpc_response_t *r, const char **data,
     *len = eddy_buf_len(&r->head) - r->head_len;
 }
 
-/* ---- the trailers --------------------------------------------------------------------------- */
+/* ---- the trailers -------------------------------------------------------- */
 
 static size_t line_length(const char *p, const char *end)
 {
@@ -192,7 +192,7 @@ static int parse_trailers(httpc_response_t *r)
     return 0;
 }
 
-/* ---- the body ------------------------------------------------------------------------------- */
+/* ---- the body ------------------------------------------------------------ */
 
 static ssize_t feed_chunked(httpc_response_t *r, const char *data, size_t len,
                             eddy_http1_str_t *body)

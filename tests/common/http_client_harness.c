@@ -28,7 +28,7 @@ void test_sleep_ms(long ms)
     }
 }
 
-/* ---- the server ------------------------------------------------------------------------------ */
+/* ---- the server ---------------------------------------------------------- */
 
 static void *conn_thread(void *arg)
 {
@@ -105,8 +105,7 @@ void script_server_stop(script_server_t *s)
     pthread_mutex_destroy(&s->lock);
 }
 
-/* ---- a connection -----------------------------------------------------------------------------
- */
+/* ---- a connection -------------------------------------------------------- */
 
 /* Read more into c->in. 1 on data, 0 on EOF, -1 on a timeout or error. */
 static int read_more(script_conn_t *c, long deadline)
@@ -241,8 +240,7 @@ void script_reset(script_conn_t *c)
     script_close(c);
 }
 
-/* ---- canned responses --------------------------------------------------------------------------
- */
+/* ---- canned responses ---------------------------------------------------- */
 
 void canned_init(canned_t *k, const canned_route_t *routes)
 {
@@ -294,8 +292,7 @@ void canned_last(canned_t *k, script_request_t *out)
     pthread_mutex_unlock(&k->lock);
 }
 
-/* ---- the client side ----------------------------------------------------------------------------
- */
+/* ---- the client side ----------------------------------------------------- */
 
 static char *dup_or_die(const char *s)
 {

@@ -109,7 +109,7 @@ void canned_script(script_conn_t *c, void *ud);
 /* A copy of the last request (free it with script_request_free). */
 void canned_last(canned_t *k, script_request_t *out);
 
-/* ---- the client side ---------------------------------------------------------------------- */
+/* ---- the client side ----------------------------------------------------- */
 
 typedef struct capture {
     int done; /* how many times on_complete ran */

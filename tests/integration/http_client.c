@@ -59,7 +59,7 @@ static void get(fixture_t *f, const char *path, capture_t *cap)
     run_until(f->loop, &cap->done, 1, 5000);
 }
 
-/* ---- bodies ------------------------------------------------------------------------------- */
+/* ---- bodies -------------------------------------------------------------- */
 
 static const canned_route_t body_routes[] = {
     {"/cl", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\nhello world",
@@ -371,7 +371,7 @@ static void test_trickled_response(void)
     script_server_stop(&s);
 }
 
-/* ---- streaming and taking the body ----------------------------------------------------------- */
+/* ---- streaming and taking the body --------------------------------------- */
 
 #define BIG (1024 * 1024 + 17)
 
@@ -523,8 +523,7 @@ static void test_take_body(void)
     teardown(&f);
 }
 
-/* ---- immediate errors
- * ----------------------------------------------------------------------------- */
+/* ---- immediate errors ---------------------------------------------------- */
 
 static void test_bad_urls(void)
 {

@@ -49,7 +49,7 @@ static eddy_http_client_stats_t stats(eddy_http_client_t *client)
     return st;
 }
 
-/* ---- timeouts and connecting ----------------------------------------------------------------- */
+/* ---- timeouts and connecting --------------------------------------------- */
 
 typedef struct silent {
     atomic_int requests;
@@ -83,7 +83,7 @@ static void test_request_timeout(void)
     capture_t on_wire = {0}, queued = {0};
     long t0 = test_now_ms();
     start_get(client, u, &on_wire);
-    start_get(client, u, &queued); /* waits for the only connection, then times out */
+    start_get(client, u, &queued); /* waits for the only connection, and times out too */
     run_until(loop, &on_wire.done, 1, 3000);
     run_until(loop, &queued.done, 1, 3000);
     CHECK_EQ(on_wire.err, -ETIMEDOUT);
@@ -92,11 +92,16 @@ static void test_request_timeout(void)
     CHECK(queued.at - t0 >= 190 && queued.at - t0 < 1500);
     CHECK_EQ(on_wire.status, 0);
     CHECK_EQ(stats(client).open_connections, 0); /* reset, not pooled */
+    /* The queued one may have taken the slot the first one freed, in the
+     * millisecond before its own deadline: then the server saw it too. Every
+     * connection that carried a request was dropped by the client. */
     long until = test_now_ms() + 3000;
-    while (atomic_load(&sv.closed) < 1 && test_now_ms() < until)
+    while ((atomic_load(&sv.closed) < 1 || atomic_load(&sv.closed) < atomic_load(&sv.requests)) &&
+           test_now_ms() < until)
         CHECK(eddy_loop_run_once(loop, 10) >= 0);
-    CHECK_EQ(atomic_load(&sv.closed), 1);
-    CHECK_EQ(atomic_load(&sv.requests), 1); /* the queued one never went out */
+    int requests = atomic_load(&sv.requests);
+    CHECK(requests >= 1 && requests <= 2);
+    CHECK_EQ(atomic_load(&sv.closed), requests);
     capture_free(&on_wire);
     capture_free(&queued);
     finish_client(loop, client);
@@ -171,8 +176,7 @@ static void test_connect_timeout(void)
     close(lfd);
 }
 
-/* ---- malformed and truncated responses
- * ------------------------------------------------------------ */
+/* ---- malformed and truncated responses ----------------------------------- */
 
 typedef enum { THEN_WAIT, THEN_CLOSE, THEN_RESET } then_t;
 

@@ -35,6 +35,7 @@ ok() { echo "ok: $*"; }
 start() {
   local name=$1 pattern=$2
   shift 2
+  : >"$work/$name.out" # exists before the background shell opens it, for the sed below
   "$@" >"$work/$name.out" 2>"$work/$name.err" &
   PID=$!
   pids+=("$PID")

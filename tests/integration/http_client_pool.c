@@ -56,7 +56,7 @@ static void ok_script(script_conn_t *c, void *ud)
     }
 }
 
-/* ---- reuse ------------------------------------------------------------------------------- */
+/* ---- reuse --------------------------------------------------------------- */
 
 static void test_keep_alive_reuse(void)
 {
@@ -173,7 +173,7 @@ static void test_connection_close(void)
     canned_free(&k);
 }
 
-/* ---- the server closes pooled connections ---------------------------------------------------- */
+/* ---- the server closes pooled connections -------------------------------- */
 
 typedef struct closing {
     int close_after_ms; /* connection 0: answer once, then close after this */
@@ -306,7 +306,7 @@ static void test_retry_only_once(void)
     capture_free(&cap);
 }
 
-/* ---- pool limits ---------------------------------------------------------------------------- */
+/* ---- pool limits --------------------------------------------------------- */
 
 typedef struct idle_watch {
     atomic_int closed_by_client;
@@ -445,8 +445,7 @@ static void test_queue_beyond_max_connections(void)
     script_server_stop(&s);
 }
 
-/* ---- cancelling and freeing --------------------------------------------------------------------
- */
+/* ---- cancelling and freeing ---------------------------------------------- */
 
 typedef struct hold {
     atomic_int requests;
