@@ -22,8 +22,8 @@
  *                    const eddy_http_client_response_t *res, void *ud)
  *   {
  *       if (err < 0) { fprintf(stderr, "%s\n", eddy_strerror(err)); return; }
- *       printf("%d %s: %.*s\n", res->status, eddy_http_client_header(res, "content-type"),
- *              (int)res->body_len, res->body);
+ *       const char *type = eddy_http_client_header(res, "content-type");  any case; or NULL
+ *       printf("%d %s: %.*s\n", res->status, type ? type : "-", (int)res->body_len, res->body);
  *   }
  *
  * Responses. Bodies framed by Content-Length, by chunked transfer coding (its
