@@ -23,6 +23,7 @@
 #include "eddy/conn.h"
 #include "eddy/listener.h"
 #include "eddy/client.h"
+#include "eddy/http_client.h"
 #include "eddy/server.h"
 #include "eddy/http_upload.h"
 #include "eddy/http_static.h"

@@ -34,7 +34,15 @@
     X(EMULTIPART_TYPE, 4200, "Content-Type is not a well-formed multipart/form-data value")        \
     X(EMULTIPART_BOUNDARY, 4201, "multipart boundary missing, repeated or not 1-70 bchars")        \
     X(EMULTIPART, 4202, "malformed or refused multipart body")                                     \
-    X(EUPLOAD_TOO_BIG, 4203, "uploaded file larger than upload_max_filesize")
+    X(EUPLOAD_TOO_BIG, 4203, "uploaded file larger than upload_max_filesize")                      \
+    /* the HTTP client (include/eddy/http_client.h): 4300-4399 */                                  \
+    X(EHTTP_SCHEME, 4300, "URL scheme not supported by the HTTP client (only http://)")            \
+    X(EHTTP_URL, 4301, "malformed HTTP URL")                                                       \
+    X(EHTTP_REQUEST, 4302, "invalid request method or header")                                     \
+    X(EHTTP_CLOSED, 4303, "server closed the connection before the response was complete")         \
+    X(EHTTP_RESPONSE_SIZE, 4304, "response body exceeds max_response_size")                        \
+    X(EHTTP_REDIRECTS, 4305, "more redirects than max_redirects")                                  \
+    X(EHTTP_LOCATION, 4306, "redirect without a usable Location")
 
 enum {
 #define EDDY_ERR_ENUM_(name, value, msg) EDDY_##name = value,

@@ -34,6 +34,7 @@ ok() { echo "ok: $*"; }
 start() {
   local name=$1
   shift
+  : >"$work/$name.out" # exists before the first look below, however the fork is scheduled
   "$@" >"$work/$name.out" 2>"$work/$name.err" &
   PID=$!
   pids+=("$PID")

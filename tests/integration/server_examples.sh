@@ -21,6 +21,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 start() { # start NAME ARGS... -> PID, PORT
   local name=$1
   shift
+  : >"$work/$name.out" # exists before the first look below, however the fork is scheduled
   "$@" >"$work/$name.out" 2>"$work/$name.err" &
   PID=$!
   pids+=("$PID")

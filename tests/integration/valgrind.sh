@@ -25,6 +25,7 @@ trap cleanup EXIT
 check() {
   local name=$1 client=$2
   shift 2
+  : >"$work/$name.out" # exists before the first look below, however the fork is scheduled
   valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
     --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --track-fds=yes \
     --log-file="$work/$name.%p.vg" "$@" >"$work/$name.out" 2>&1 &
