@@ -17,6 +17,7 @@
 #include "eddy/loop.h"
 #include "eddy/framing.h"
 #include "eddy/http1.h"
+#include "eddy/urlenc.h"
 #include "eddy/addr.h"
 #include "eddy/options.h"
 #include "eddy/conn.h"
