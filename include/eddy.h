@@ -24,5 +24,6 @@
 #include "eddy/listener.h"
 #include "eddy/client.h"
 #include "eddy/server.h"
+#include "eddy/http.h"
 
 #endif
