@@ -105,6 +105,7 @@ struct eddy_http_req {
     bool handled;    /* the handler was called */
     bool gone;       /* the connection closed while the response was retained */
     int refuse;      /* queued: a status to refuse it with instead of the handler */
+    bool close_last; /* the queue overflowed behind it: close after its answer */
     http_arena_t arena;
     eddy_http_res_t res;
     eddy_http_req_t *next; /* in a connection's queue, or the free list */
@@ -120,7 +121,7 @@ struct http_conn {
     bool paused;
     bool draining;      /* drain() is running: it picks up the next request itself */
     bool drain_pending; /* a deferred drain is scheduled */
-    bool overflow;      /* the queue overflowed: close after the current response */
+    bool overflow;      /* the queue overflowed: later requests are dropped */
     bool closing;       /* a response asked for the close: drop what is queued */
     http_conn_t *next;  /* free list */
 };

@@ -183,6 +183,7 @@ void eddy__req_reset(eddy_http_req_t *req)
     req->query_done = req->form_done = false;
     req->in_handler = req->handled = req->gone = false;
     req->refuse = 0;
+    req->close_last = false;
     req->next = NULL;
     eddy__res_reset(&req->res);
 }

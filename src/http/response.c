@@ -294,7 +294,7 @@ static void decide_close(eddy_http_req_t *req)
 {
     eddy_http_res_t *res = &req->res;
     res->close_after = !req->h.keep_alive || (res->has & RH_CONNECTION_CLOSE) ||
-                       res->mode == BODY_CLOSE || (req->conn && req->conn->overflow);
+                       res->mode == BODY_CLOSE || req->close_last;
 }
 
 /* Status line, eddy's headers, the handler's, and the framing headers. */

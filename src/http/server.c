@@ -291,13 +291,11 @@ static void settle(eddy_http_req_t *req)
         req_put(req);
         return;
     }
-    bool close = req->res.close_after || hc->overflow;
+    bool close = req->res.close_after || req->close_last;
+    if (req->close_last && !req->res.close_after) eddy_server_close(hc->ctx->server, hc->session);
     conn_pop(hc);
     req_put(req);
-    if (close) {
-        if (hc->overflow) eddy_server_close(hc->ctx->server, hc->session);
-        hc->closing = true;
-    }
+    hc->closing = hc->closing || close;
     advance(hc);
 }
 
@@ -346,17 +344,19 @@ int eddy__http_send(eddy_http_req_t *req, const void *data, size_t len)
 static void enqueue(http_ctx_t *ctx, http_conn_t *hc, eddy_session_t session, const char *data,
                     size_t len)
 {
-    if (hc->closing || hc->overflow) return; /* the connection ends after the current answer */
+    if (hc->closing || hc->overflow) return; /* the connection ends after what is queued */
     if (hc->queued > ctx->opts.pipeline_max) {
         EDDY_WARN("http: session %llx: more than %zu pipelined requests queued; closing after "
-                  "the current answer",
+                  "the queued answers",
                   (unsigned long long)session, ctx->opts.pipeline_max);
         hc->overflow = true;
+        hc->tail->close_last = true; /* answer what is queued, then close */
         return;
     }
     eddy_http_req_t *req = req_get(ctx, session);
     if (!req) {
         hc->overflow = true;
+        hc->tail->close_last = true;
         return;
     }
     int status = eddy__req_parse(req, data, len);

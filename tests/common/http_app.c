@@ -175,6 +175,25 @@ static void late(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
     eddy_timer_after(eddy_server_loop(eddy_http_server(req)), ms, late_fire, res);
 }
 
+/* As /late/, but the session is resumed at once: the requests pipelined
+ * behind it reach the HTTP layer while it is pending, as they do in PROCESS
+ * mode, and wait in its queue. */
+static eddy_server_t *app_server;
+
+static void resume_later(eddy_loop_t *loop, void *ud)
+{
+    eddy_server_resume(app_server, (eddy_session_t)(uintptr_t)ud);
+}
+
+static void late_resume(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
+{
+    late(req, res, ud);
+    /* After the HTTP layer has paused the session, once this handler returns. */
+    app_server = eddy_http_server(req);
+    eddy_defer(eddy_server_loop(app_server), resume_later,
+               (void *)(uintptr_t)eddy_http_session(req));
+}
+
 static void cookie(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
 {
     eddy_http_cookie_t a = {.path = "/", .http_only = true, .max_age = 3600, .same_site = "Lax"};
@@ -257,6 +276,7 @@ static void build_router(void)
         {"/stream", EDDY_HTTP_EXACT, stream, NULL},
         {"/stream-length", EDDY_HTTP_EXACT, stream_length, NULL},
         {"/late/", EDDY_HTTP_PREFIX, late, NULL},
+        {"/late-resume/", EDDY_HTTP_PREFIX, late_resume, NULL},
         {"/cookie", EDDY_HTTP_EXACT, cookie, NULL},
         {"/status/", EDDY_HTTP_PREFIX, status, NULL},
         {"/file", EDDY_HTTP_EXACT, file, NULL},
@@ -288,8 +308,20 @@ static void make_file(void)
     close(fd);
 }
 
+static pid_t running_pid, test_pid;
+
+/* A failed CHECK exits the test: take the server down with it. */
+static void kill_running(void)
+{
+    if (running_pid > 0 && getpid() == test_pid) kill(-running_pid, SIGKILL);
+}
+
 void http_app_start(http_app_t *a, const char *const *options)
 {
+    static bool registered;
+    if (!registered) atexit(kill_running);
+    registered = true;
+    test_pid = getpid();
     memset(a, 0, sizeof *a);
     calls = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CHECK(calls != MAP_FAILED);
@@ -328,6 +360,7 @@ void http_app_start(http_app_t *a, const char *const *options)
     close(err_fd);
     eddy_server_free(s);
     a->pid = pid;
+    running_pid = pid;
 }
 
 uint64_t http_app_calls(const http_app_t *a)
@@ -350,6 +383,7 @@ void http_app_stop(http_app_t *a)
     while (waitpid(a->pid, &status, WNOHANG) == 0 && now_ms() < deadline)
         usleep(10000);
     kill(-a->pid, SIGKILL);
+    running_pid = 0;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         fprintf(stderr, "server exit status 0x%x\n", status);
     FILE *f = fopen(a->errlog, "r");

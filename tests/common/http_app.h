@@ -16,6 +16,9 @@
  *   /stream?n=N         N chunks written one by one, a trailer X-Sum; text/plain
  *   /stream-length      Content-Length: 10, written raw in two pieces
  *   /late/...?ms=M      answered after M ms from a timer: "late <path>"
+ *   /late-resume/...    the same, and the session resumed at once, so that
+ *                       requests behind it queue in the HTTP layer (as they
+ *                       do in PROCESS mode)
  *   /cookie             two Set-Cookie headers
  *   /status/NNN         an empty response with status NNN
  *   /file               a 70000-byte file with sendfile
