@@ -46,6 +46,11 @@
  * complete but its body is not, the state's continue_due is set once: the
  * connection then sends "HTTP/1.1 100 Continue" and clears it. A partial head
  * buffered longer than http_header_timeout is answered with 408 and closed.
+ * Whole requests give the same packets and the same refusals however the
+ * bytes arrive; only the moment differs for a malformed head that is still
+ * incomplete: refused at once when its bytes come together, but when it
+ * ends (or reaches a limit) when they trickle in, since a resumed parse
+ * only scans for the end of the head (eddy/http1.h).
  */
 #ifndef EDDY_FRAMING_H
 #define EDDY_FRAMING_H
