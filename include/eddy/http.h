@@ -49,8 +49,9 @@
  * framed, and protocol errors and 100 Continue stay in order too), and
  * requests that had already arrived wait in a per-connection queue of at
  * most http_pipeline_max; each handler runs once the response before it
- * has ended. The HTTP layer keeps state for a connection only while such a
- * response is in progress: an idle keep-alive connection costs it nothing.
+ * has ended. A request beyond the bound is dropped, and the connection
+ * closes after the answers already queued. The HTTP layer keeps state for a connection only while
+ * such a response is in progress: an idle keep-alive connection costs it nothing.
  *
  * Responses. eddy_http_end sends the head and the whole body with
  * Content-Length, in one send. eddy_http_write streams: the head goes out
@@ -130,7 +131,8 @@ EDDY_EXPORT int eddy_http_options_set(eddy_http_options_t *o, const char *key, c
 /* ---- the server ----------------------------------------------------------------- */
 
 /* Add an HTTP port to s (before eddy_server_start): opts NULL means the
- * defaults; they are copied. on_request(req, res, ud) runs for every
+ * defaults; they are copied into a port context that lives as long as the
+ * process (workers inherit it). on_request(req, res, ud) runs for every
  * request. Returns the port index (as eddy_server_listen), -EDDY_EOPTION,
  * -EDDY_ESTATE once started, or a bind error. The port's connection
  * callbacks are the HTTP layer's own; the server's on_worker_start and
