@@ -446,11 +446,10 @@ static int start_stream(eddy_http_req_t *req)
 {
     eddy_http_res_t *res = &req->res;
     bool vary = false;
-    if (no_body(req) || (res->has & RH_CONTENT_LENGTH)) {
-        res->mode = BODY_FIXED;
-        if (!(res->has & RH_CONTENT_LENGTH)) res->content_length = 0;
-        if (bodiless_status(res->status) && !(res->has & RH_CONTENT_LENGTH)) res->mode = BODY_NONE;
+    if (bodiless_status(res->status) || (res->has & RH_CONTENT_LENGTH)) {
+        res->mode = (res->has & RH_CONTENT_LENGTH) ? BODY_FIXED : BODY_NONE;
     } else {
+        /* HEAD too: its head says what a GET's would (chunked), without the body. */
         res->mode = req->h.minor_version >= 1 ? BODY_CHUNKED : BODY_CLOSE;
         vary = compressible(req, 0, true);
         res->coding = vary ? eddy__http_accepted_coding(req) : CODING_IDENTITY;

@@ -87,6 +87,10 @@ static void test_head(void)
     CONTAINS(out, "Content-Length: 100000\r\n");
     LACKS(out, "Content-Encoding");
     free(out);
+    /* A streamed answer: the head a GET gets (chunked), no body. */
+    out = curl("-I", "/stream");
+    CONTAINS(out, "Transfer-Encoding: chunked\r\n");
+    free(out);
 }
 
 static void test_http10(void)

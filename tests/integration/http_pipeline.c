@@ -123,12 +123,17 @@ static void test_head_then_get(void)
     http_client_t c;
     http_client_open(&c, app.port);
     http_client_sends(
-        &c, "HEAD /big HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+        &c, "HEAD /big HTTP/1.1\r\nHost: t\r\n\r\nHEAD /stream HTTP/1.1\r\nHost: t\r\n\r\n"
+            "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     http_reply_t r;
     CHECK_EQ(http_client_read(&c, &r, true), 0);
     char v[64];
     CHECK(http_reply_header(&r, "Content-Length", v, sizeof v));
     CHECK_STR(v, "100000");
+    http_reply_free(&r);
+    CHECK_EQ(http_client_read(&c, &r, true), 0);
+    CHECK(http_reply_header(&r, "Transfer-Encoding", v, sizeof v));
+    CHECK_STR(v, "chunked");
     http_reply_free(&r);
     CHECK_EQ(http_client_read(&c, &r, false), 0);
     CHECK_STR(r.body, "Hello, World!");
