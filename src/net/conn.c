@@ -349,8 +349,9 @@ static void header_timeout(eddy_conn_t *c)
 
 /* After framing, with `left` bytes waiting for more: answer "Expect:
  * 100-continue", and time a partial head (the timer exists only while one is
- * buffered, so idle keep-alive connections cost nothing). */
-static void frame_waiting(eddy_conn_t *c, size_t left)
+ * buffered, so idle keep-alive connections cost nothing; a head that starts
+ * after a delivered request gets a period of its own). */
+static void frame_waiting(eddy_conn_t *c, size_t left, bool delivered)
 {
     const eddy_framing_t *f = &c->group->opts.framing;
     if (f->mode != EDDY_FRAME_HTTP || c->state != CONN_OPEN) return;
@@ -360,12 +361,13 @@ static void frame_waiting(eddy_conn_t *c, size_t left)
         eddy_send(c, cont, sizeof cont - 1);
     }
     bool pending = eddy_frame_head_pending(f, &c->frame, left);
+    if (c->timer && (delivered || !pending)) {
+        eddy_timer_clear(c->loop, c->timer);
+        c->timer = 0;
+    }
     if (pending && !c->timer && f->http_header_timeout) {
         int64_t id = eddy_timer_after(c->loop, f->http_header_timeout, close_timer_cb, c);
         c->timer = id > 0 ? id : 0;
-    } else if (!pending && c->timer) {
-        eddy_timer_clear(c->loop, c->timer);
-        c->timer = 0;
     }
 }
 
@@ -389,7 +391,7 @@ static size_t deliver(eddy_conn_t *c, const char *data, size_t len)
         if (g->cbs.on_receive) g->cbs.on_receive(c, data + off, (size_t)n, g->ud);
         off += (size_t)n;
     }
-    frame_waiting(c, len - off);
+    frame_waiting(c, len - off, off > 0);
     return off;
 }
 
