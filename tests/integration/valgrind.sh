@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # valgrind finds no leak, no invalid access and no stray descriptor in the
-# example servers: each runs under memcheck, serves a real client, and is
+# example servers (http_hello among them): each runs under memcheck, serves a real client, and is
 # stopped with SIGTERM; memcheck's exit status (--error-exitcode) decides.
 # Skipped in sanitizer builds (ASan and valgrind do not mix). Checked once
 # against an echo_server that leaked 100 bytes per line: status 99, FAIL.
@@ -98,3 +98,8 @@ while got.count(b\"\\n\") < 2:
 '"
 check server "$server_client" "$build/examples/server" -p 0 -w 1
 check task_worker "$task_client" "$build/examples/task_worker" -p 0 -w 1 -t 1
+# HTTP: keep-alive requests, a gzip answer, a refused request.
+http_client="for i in 1 2 3; do curl -sS --retry 20 --retry-connrefused --retry-delay 0 --max-time 10 \
+  -o /dev/null -o /dev/null --compressed http://127.0.0.1:\$PORT/a http://127.0.0.1:\$PORT/b || exit 1; done; \
+  printf 'GET / HTTP/1.1\\r\\nHost : x\\r\\n\\r\\n' | nc -q 1 127.0.0.1 \$PORT >/dev/null || true"
+check http_hello "$http_client" "$build/examples/http_hello" -p 0 -w 1
