@@ -126,6 +126,13 @@ EDDY_EXPORT int eddy_resume(eddy_conn_t *c);
  * cannot take it now (the PROCESS-mode reactor uses it when a worker's
  * queue is full). Returns 0 or -EDDY_ECLOSING. */
 EDDY_EXPORT int eddy_conn_unread(eddy_conn_t *c);
+/* While on, a framing error does not answer and close at once: reading
+ * stops at the bad packet, and its reply (e.g. HTTP 400) and graceful close
+ * follow when this is turned off — so the answers to the packets before it,
+ * still being worked on, leave first. HTTP "100 Continue" waits the same
+ * way. For an owner whose answers come later than on_receive (the
+ * PROCESS-mode reactor). Returns 0 or -EDDY_ECLOSING. */
+EDDY_EXPORT int eddy_conn_defer_errors(eddy_conn_t *c, bool on);
 
 EDDY_EXPORT void eddy_conn_set_data(eddy_conn_t *c, void *data);
 EDDY_EXPORT void *eddy_conn_data(const eddy_conn_t *c);

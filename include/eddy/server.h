@@ -239,6 +239,16 @@ eddy_server_foreach(eddy_server_t *s,
                     void (*fn)(eddy_server_t *s, eddy_session_t session, void *arg), void *arg);
 /* Exempt a session from heartbeat eviction (or make it subject again). */
 EDDY_EXPORT int eddy_server_protect(eddy_server_t *s, eddy_session_t session, bool on);
+/* A protocol layer says: the answer to one more packet of this session is
+ * complete (the HTTP server calls it at the end of every response). In
+ * PROCESS mode, on ports whose framing can refuse input
+ * (open_http_protocol), the reactor counts the packets not yet answered and
+ * holds a refusal's reply — and an HTTP "100 Continue" — until all before
+ * it are answered, so replies leave in order (eddy_conn_defer_errors); a
+ * worker that dies with requests unanswered gets those clients a 503 (or,
+ * in the middle of an answer, a close). In BASE mode answers are sent in
+ * order anyway: 0. */
+EDDY_EXPORT int eddy_server_answered(eddy_server_t *s, eddy_session_t session);
 /* Attach a user id to a session (dispatch_mode 5 sends its packets to worker
  * uid % worker_num from then on; info reports it). uid must not be 0. */
 EDDY_EXPORT int eddy_server_bind(eddy_server_t *s, eddy_session_t session, uint64_t uid);

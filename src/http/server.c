@@ -322,6 +322,8 @@ void eddy__exchange_ended(eddy_http_req_t *req)
     eddy_http_res_t *res = &req->res;
     if (req->handled) ctx->stats.in_progress--;
     if (!req->gone) {
+        /* PROCESS mode: the reactor may now answer what came after. */
+        eddy_server_answered(ctx->server, req->session);
         int cls = res->status / 100;
         ctx->stats.responses[cls >= 1 && cls <= 5 ? cls : 0]++;
         if (ctx->opts.access_log[0]) eddy__http_access_log(req);

@@ -355,7 +355,8 @@ static void frame_waiting(eddy_conn_t *c, size_t left, bool delivered)
 {
     const eddy_framing_t *f = &c->group->opts.framing;
     if (f->mode != EDDY_FRAME_HTTP || c->state != CONN_OPEN) return;
-    if (c->frame.continue_due) {
+    /* An interim answer must not overtake the final answers still due. */
+    if (c->frame.continue_due && !c->defer_errors) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         c->frame.continue_due = false;
         eddy_send(c, cont, sizeof cont - 1);
@@ -380,6 +381,13 @@ static size_t deliver(eddy_conn_t *c, const char *data, size_t len)
     while (off < len && c->state == CONN_OPEN && !c->paused) {
         ssize_t n = eddy_frame_next(&g->opts.framing, &c->frame, data + off, len - off);
         if (n == 0) break;
+        if (n < 0 && c->defer_errors) {
+            /* Answers to the packets before this one are still due: stop
+             * here, and refuse it once they are out. */
+            c->deferred_err = (int)n;
+            c->paused = true;
+            break;
+        }
         if (n < 0) {
             g->stats.framing_errors++;
             EDDY_INFO("conn %llu: framing error: %s", (unsigned long long)c->id,
@@ -735,6 +743,22 @@ int eddy_conn_unread(eddy_conn_t *c)
     if (c->state != CONN_OPEN) return -EDDY_ECLOSING;
     c->unread = true;
     c->paused = true;
+    return 0;
+}
+
+int eddy_conn_defer_errors(eddy_conn_t *c, bool on)
+{
+    if (c->state != CONN_OPEN) return -EDDY_ECLOSING;
+    c->defer_errors = on;
+    if (on) return 0;
+    if (c->deferred_err) {
+        int err = c->deferred_err;
+        c->deferred_err = 0;
+        c->group->stats.framing_errors++;
+        frame_error(c, err);
+        return 0;
+    }
+    frame_waiting(c, eddy_buf_len(&c->in), false); /* a 100 Continue held back */
     return 0;
 }
 

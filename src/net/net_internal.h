@@ -54,7 +54,9 @@ struct eddy_conn {
     bool write_blocked;  /* EAGAIN on write: waiting for EPOLLOUT */
     bool read_scheduled; /* a deferred read is queued */
     bool paused;
-    bool unread; /* on_receive gave its packet back (eddy_conn_unread) */
+    bool unread;       /* on_receive gave its packet back (eddy_conn_unread) */
+    bool defer_errors; /* eddy_conn_defer_errors: a framing error waits */
+    int deferred_err;  /* the framing error waiting, 0 if none */
     bool peer_eof;
     bool peer_closed_first; /* the close began with the peer's FIN */
     bool above_high;

@@ -30,9 +30,13 @@ typedef struct rsession {
     int worker;      /* gets on_connect / on_close / buffer events; -1 in modes 1 and 3 */
     int last_worker; /* the last packet went there */
     uint64_t uid;
-    bool owed;        /* a packet went to a worker and nothing was sent back since */
-    bool held;        /* a packet waits for last_worker's queue to drain */
-    bool user_paused; /* eddy_server_pause */
+    int port;
+    uint32_t inflight; /* HTTP ports: packets dispatched, not yet answered */
+    bool http;         /* the port frames HTTP requests (open_http_protocol) */
+    bool partial;      /* HTTP ports: bytes sent since the last complete answer */
+    bool owed;         /* a packet went to a worker and nothing was sent back since */
+    bool held;         /* a packet waits for last_worker's queue to drain */
+    bool user_paused;  /* eddy_server_pause */
 } rsession_t;
 
 typedef struct rport {
@@ -307,7 +311,8 @@ static void conn_connect(eddy_conn_t *c, void *ud)
     eddy_conn_set_data(c, (void *)(uintptr_t)id);
     rsession_t *rs = &r->sessions[fd];
     if (rs->conn) bury(r, rs);
-    *rs = (rsession_t){.conn = c, .worker = -1, .last_worker = -1};
+    *rs = (rsession_t){.conn = c, .worker = -1, .last_worker = -1, .port = rp->port->index};
+    rs->http = rp->port->opts.framing.mode == EDDY_FRAME_HTTP;
     rs->worker = dispatch(r, c, rs, NULL, 0);
     e->gen = gen;
     e->open = 1;
@@ -344,6 +349,8 @@ static void conn_receive(eddy_conn_t *c, const char *data, size_t len, void *ud)
     }
     __atomic_fetch_add(&r->s->table.dispatched[w], 1, __ATOMIC_RELAXED);
     rs->owed = true;
+    /* A request refused after this one must not be answered before it. */
+    if (rs->http && rs->inflight++ == 0) eddy_conn_defer_errors(c, true);
     entry_refresh(r, c);
 }
 
@@ -423,6 +430,7 @@ static void do_send(reactor_t *r, rsession_t *rs, const void *data, size_t len)
     int rc = eddy_send(rs->conn, data, len);
     if (rc == 0) {
         rs->owed = false;
+        rs->partial = true;
         return;
     }
     if (rc == -EDDY_ECLOSING) return;
@@ -451,6 +459,7 @@ static void do_sendfile(reactor_t *r, rsession_t *rs, const void *data, size_t l
     if (fd >= 0) close(fd);
     if (rc == 0) {
         rs->owed = false;
+        rs->partial = true;
         return;
     }
     if (rc == -EDDY_ECLOSING) return;
@@ -490,9 +499,24 @@ static void session_request(reactor_t *r, const ipc_msg_t *msg)
         eddy_conn_protect(rs->conn, msg->len > 0 && ((const char *)msg->data)[0]);
         break;
     case MSG_SESSION_BIND: set_uid(r, rs, msg->data, msg->len); break;
+    case MSG_SESSION_ANSWERED:
+        rs->owed = rs->partial = false;
+        if (rs->inflight > 0 && --rs->inflight == 0) eddy_conn_defer_errors(rs->conn, false);
+        break;
     default: break;
     }
     if (rs->conn) entry_refresh(r, rs->conn);
+}
+
+/* On an HTTP port, a lost request between two answers gets a 503 (a
+ * partly sent answer can only be cut short by the close). */
+static void answer_lost(reactor_t *r, rsession_t *rs)
+{
+    if (!rs->http || rs->partial) return;
+    char reply[256];
+    ssize_t n =
+        eddy_frame_status_reply(&r->s->ports[rs->port].opts.framing, 503, reply, sizeof reply);
+    if (n > 0) eddy_send(rs->conn, reply, (size_t)n);
 }
 
 /* A worker died: the packets it had taken and not answered are lost.
@@ -503,11 +527,15 @@ static void worker_lost(reactor_t *r, int worker)
 {
     for (size_t fd = 0; fd < r->nsessions; fd++) {
         rsession_t *rs = &r->sessions[fd];
-        if (!rs->conn || !rs->owed || rs->last_worker != worker || eddy_conn_closing(rs->conn))
+        bool lost = rs->http ? rs->inflight > 0 : rs->owed;
+        if (!rs->conn || !lost || rs->last_worker != worker || eddy_conn_closing(rs->conn))
             continue;
         EDDY_ERROR("session %llx: its request was lost with worker #%d; closing",
                    (unsigned long long)conn_session(rs->conn), worker);
+        answer_lost(r, rs);
         rs->owed = false;
+        rs->inflight = 0;
+        eddy_conn_defer_errors(rs->conn, false);
         eddy_close(rs->conn);
     }
 }

@@ -29,8 +29,9 @@ enum {
     MSG_SESSION_SENDFILE, /* sendfile_msg_t + path */
     MSG_SESSION_PAUSE,
     MSG_SESSION_RESUME,
-    MSG_SESSION_PROTECT, /* one byte: on */
-    MSG_SESSION_BIND,    /* uint64_t uid */
+    MSG_SESSION_PROTECT,  /* one byte: on */
+    MSG_SESSION_BIND,     /* uint64_t uid */
+    MSG_SESSION_ANSWERED, /* eddy_server_answered */
     /* PROCESS mode, reactor -> worker; id = session */
     MSG_CONNECT,      /* int32_t port */
     MSG_DATA,         /* a whole packet */

@@ -459,6 +459,12 @@ int eddy_server_protect(eddy_server_t *s, eddy_session_t session, bool on)
     return 0;
 }
 
+int eddy_server_answered(eddy_server_t *s, eddy_session_t session)
+{
+    if (table_is_process(s)) return eddy__pw_call(s, session, MSG_SESSION_ANSWERED, NULL, 0);
+    return session_find(s, session) || is_foreign(s, session) ? 0 : -EDDY_ESESSION;
+}
+
 int eddy_server_bind(eddy_server_t *s, eddy_session_t session, uint64_t uid)
 {
     if (uid == 0) return -EINVAL;

@@ -154,7 +154,7 @@ int eddy__pw_call(eddy_server_t *s, eddy_session_t id, int type, const void *dat
     int rc = session_call(s, id, (uint16_t)type, data, len);
     if (rc == 0 && type != MSG_SESSION_PAUSE && type != MSG_SESSION_RESUME &&
         type != MSG_SESSION_PROTECT && type != MSG_SESSION_BIND)
-        owed_clear(s, id);
+        owed_clear(s, id); /* a send, a close, or the end of an answer */
     return rc;
 }
 

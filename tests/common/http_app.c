@@ -231,6 +231,12 @@ static void close_route(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
 
 static void forget(eddy_http_req_t *req, eddy_http_res_t *res, void *ud) {}
 
+/* The worker dies holding the request (PROCESS mode answers 503 for it). */
+static void die(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
+{
+    kill(getpid(), SIGKILL);
+}
+
 static void encoded(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
 {
     eddy_http_set_header(res, "Content-Encoding", "identity");
@@ -282,6 +288,7 @@ static void build_router(void)
         {"/file", EDDY_HTTP_EXACT, file, NULL},
         {"/close", EDDY_HTTP_EXACT, close_route, NULL},
         {"/forget", EDDY_HTTP_EXACT, forget, NULL},
+        {"/die", EDDY_HTTP_EXACT, die, NULL},
         {"/encoded", EDDY_HTTP_EXACT, encoded, NULL},
         {"/stats", EDDY_HTTP_EXACT, stats, NULL},
         {"/static/", EDDY_HTTP_PREFIX, static_route, "static"},
@@ -338,6 +345,9 @@ void http_app_start(http_app_t *a, const char *const *options)
     eddy_server_t *s;
     CHECK_EQ(eddy_server_new(NULL, NULL, NULL, &s), 0);
     CHECK_EQ(eddy_server_set(s, "worker_num", "1"), 0);
+    /* The *_process.sh wrappers run the same tests in PROCESS mode. */
+    const char *mode = getenv("EDDY_TEST_SERVER_MODE");
+    if (mode) CHECK_EQ(eddy_server_set(s, "mode", mode), 0);
     CHECK_EQ(eddy_server_set(s, "max_wait_time", "1"), 0);
     int port = eddy_http_listen(s, "tcp://127.0.0.1:0", &o, counted, router);
     CHECK_EQ(port, 0);

@@ -24,6 +24,7 @@
  *   /file               a 70000-byte file with sendfile
  *   /close              Connection: close
  *   /forget             the handler returns without answering
+ *   /die                the worker kills itself (SIGKILL) holding the request
  *   /encoded            Content-Encoding: identity set by the handler
  *   /stats              this worker's eddy_http_stats
  *   /static/... /static/deep/...   prefix routes: "static" / "deep"
