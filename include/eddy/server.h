@@ -256,7 +256,8 @@ EDDY_EXPORT int eddy_server_bind(eddy_server_t *s, eddy_session_t session, uint6
 typedef struct eddy_server_stats {
     uint64_t start_time;  /* wall clock, seconds */
     uint64_t requests;    /* on_receive calls in this worker */
-    eddy_net_stats_t net; /* this worker's ports, summed */
+    eddy_net_stats_t net; /* this worker's ports, summed (once the worker is leaving:
+                             as they were when it stopped accepting) */
 } eddy_server_stats_t;
 
 EDDY_EXPORT void eddy_server_stats(eddy_server_t *s, eddy_server_stats_t *out);

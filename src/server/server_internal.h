@@ -219,6 +219,7 @@ struct eddy_server {
     int64_t leave_timer;
     uint64_t leave_deadline;
     uint64_t start_time;
+    eddy_net_stats_t closed_ports; /* counters of this worker's listeners when they closed */
 
     /* PROCESS mode */
     eddy_dispatch_fn dispatch_fn;

@@ -164,6 +164,21 @@ static size_t open_sessions(const eddy_server_t *s)
  * and the client sees a clean EOF between two answers. */
 static void process_leave_check(eddy_server_t *s);
 
+static void net_stats_add(eddy_net_stats_t *to, const eddy_net_stats_t *n)
+{
+    to->accepted += n->accepted;
+    to->refused += n->refused;
+    to->active += n->active;
+    for (int r = 0; r < EDDY_CLOSE_REASON_COUNT; r++)
+        to->closed[r] += n->closed[r];
+    to->evicted += n->evicted;
+    to->framing_errors += n->framing_errors;
+    to->accept_paused += n->accept_paused;
+    to->bytes_in += n->bytes_in;
+    to->bytes_out += n->bytes_out;
+    to->packets_in += n->packets_in;
+}
+
 static void leave_check(eddy_server_t *s)
 {
     if (table_is_process(s)) {
@@ -219,6 +234,9 @@ void eddy__worker_leave(eddy_server_t *s)
     if (table_is_process(s) && s->ipc) eddy__ipc_stop_receiving(s->ipc);
     for (int i = 0; i < s->nports; i++) {
         if (!s->ports[i].listener) continue;
+        eddy_net_stats_t n;
+        eddy_listener_stats(s->ports[i].listener, &n);
+        net_stats_add(&s->closed_ports, &n); /* eddy_server_stats goes on counting them */
         eddy_listener_close(s->ports[i].listener);
         s->ports[i].listener = NULL;
     }
@@ -480,20 +498,11 @@ void eddy_server_stats(eddy_server_t *s, eddy_server_stats_t *out)
     memset(out, 0, sizeof *out);
     out->start_time = s->start_time;
     out->requests = s->requests;
+    out->net = s->closed_ports;
     for (int i = 0; i < s->nports; i++) {
         if (!s->ports[i].listener) continue;
         eddy_net_stats_t n;
         eddy_listener_stats(s->ports[i].listener, &n);
-        out->net.accepted += n.accepted;
-        out->net.refused += n.refused;
-        out->net.active += n.active;
-        for (int r = 0; r < EDDY_CLOSE_REASON_COUNT; r++)
-            out->net.closed[r] += n.closed[r];
-        out->net.evicted += n.evicted;
-        out->net.framing_errors += n.framing_errors;
-        out->net.accept_paused += n.accept_paused;
-        out->net.bytes_in += n.bytes_in;
-        out->net.bytes_out += n.bytes_out;
-        out->net.packets_in += n.packets_in;
+        net_stats_add(&out->net, &n);
     }
 }

@@ -74,7 +74,6 @@ rpc_client="$build/examples/length_rpc client -p \$PORT -n 200 >/dev/null"
 check echo_server "$echo_client" "$build/examples/echo_server" -p 0
 check login_server "$login_client" "$build/examples/login_server" -p 0
 check length_rpc "$rpc_client" "$build/examples/length_rpc" server -p 0
-check eddy-demo "$echo_client" "$build/eddy-demo" -e 0 -l 0
 
 # The multi-process examples: master, worker and task worker each checked.
 retry_connect="import os, socket, time
@@ -103,3 +102,7 @@ http_client="for i in 1 2 3; do curl -sS --retry 20 --retry-connrefused --retry-
   -o /dev/null -o /dev/null --compressed http://127.0.0.1:\$PORT/a http://127.0.0.1:\$PORT/b || exit 1; done; \
   printf 'GET / HTTP/1.1\\r\\nHost : x\\r\\n\\r\\n' | nc -q 1 127.0.0.1 \$PORT >/dev/null || true"
 check http_hello "$http_client" "$build/examples/http_hello" -p 0 -w 1
+demo_client="curl -sS --retry 20 --retry-connrefused --retry-delay 0 --max-time 10 -o /dev/null \
+  -o /dev/null -o /dev/null -o /dev/null http://127.0.0.1:\$PORT/ http://127.0.0.1:\$PORT/hello \
+  http://127.0.0.1:\$PORT/stats http://127.0.0.1:\$PORT/nowhere"
+check eddy-demo "$demo_client" "$build/eddy-demo" -p 0 -e 0 -l 0 -w 1
