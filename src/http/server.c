@@ -466,8 +466,12 @@ static int open_files(http_ctx_t *ctx)
     so.index_files = o->static_index_files;
     rc = eddy_static_new(&ctx->statics, &so);
     if (rc < 0) {
-        EDDY_ERROR("http: document_root \"%s\" (static_index_files \"%s\"): %s", o->document_root,
-                   o->static_index_files, eddy_strerror(rc));
+        if (rc == -EDDY_EOPTION)
+            EDDY_ERROR("http: static_index_files \"%s\": a name empty, \".\", \"..\", with a '/' "
+                       "or over 255 bytes, or more than %d names",
+                       o->static_index_files, EDDY_STATIC_MAX_INDEX_FILES);
+        else
+            EDDY_ERROR("http: document_root \"%s\": %s", o->document_root, eddy_strerror(rc));
         return rc;
     }
     size_t n = strlen(o->static_prefix);
