@@ -91,9 +91,10 @@
  * does. Plain fields become form fields (eddy_http_form and friends, as
  * for an urlencoded body); each file part is written to a temporary file
  * in upload_tmp_dir (eddy/http_upload.h) and described by an
- * eddy_http_file_t. A malformed body is answered 400 and a file larger
- * than upload_max_filesize 413, without calling the handler and without
- * leaving a file behind. Temporary files the handler did not move away
+ * eddy_http_file_t (an empty body has neither, and is no error). A
+ * malformed body is answered 400 and a file larger than
+ * upload_max_filesize 413, without calling the handler and without leaving
+ * a file behind. Temporary files the handler did not move away
  * with eddy_http_file_move are removed when the response ends — before its
  * last bytes are queued — or when the request is dropped.
  *
@@ -194,7 +195,8 @@ typedef struct eddy_http_stats {
     uint64_t rejected;     /* refused before the handler: an undecodable path
                               (400), a malformed multipart body (400), a file
                               over upload_max_filesize (413) */
-    uint64_t static_files; /* answered by the static handler (any status) */
+    uint64_t static_files; /* answered from a document root, by the static handler
+                              or eddy_http_serve_static (any status) */
     uint64_t aborted;      /* the connection closed before the response ended */
     uint64_t in_progress;  /* handlers called whose responses have not ended */
     uint64_t bytes_out;    /* response bytes queued (heads and bodies) */

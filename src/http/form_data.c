@@ -164,7 +164,9 @@ static int parse_body(form_state_t *fs, eddy_multipart_t *mp)
 int eddy__req_multipart(eddy_http_req_t *req)
 {
     eddy_http_str_t ct = eddy_http_content_type(req);
-    if (!is_form_data(ct)) return 0;
+    /* No body is no form (a GET that carries the type by mistake), not a
+     * malformed one. */
+    if (!is_form_data(ct) || req->body.len == 0) return 0;
     char boundary[EDDY_MULTIPART_BOUNDARY_MAX + 1];
     int blen = eddy_multipart_boundary(ct.ptr, ct.len, boundary);
     if (blen < 0) return 400;

@@ -275,7 +275,8 @@ static void test_malformed(void)
 static void test_odd_parts(void)
 {
     /* An empty file input (filename "" and no bytes) is no file; a client's
-     * filename is only reported, never used as a path; a body with no parts. */
+     * filename is only reported, never used as a path; a body with no parts,
+     * and no body. */
     char *out = post_raw(
         "multipart/form-data; boundary=\"b o\"",
         "preamble\r\n--b o\r\nContent-Disposition: form-data; name=\"nothing\"; filename=\"\"\r\n"
@@ -297,6 +298,11 @@ static void test_odd_parts(void)
     CONTAINS(out, "files=2\n");
     free(out);
     out = post_raw("multipart/form-data; boundary=XyZ", "--XyZ--\r\n");
+    CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+    CONTAINS(out, "files=0\n");
+    free(out);
+    /* No body at all: no form, and no error either. */
+    out = post_raw("multipart/form-data; boundary=XyZ", "");
     CONTAINS(out, "HTTP/1.1 200 OK\r\n");
     CONTAINS(out, "files=0\n");
     free(out);
