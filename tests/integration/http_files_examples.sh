@@ -7,7 +7,7 @@
 # shows its form and summarises fields and files (sizes and CRC-32 checked
 # against python's zlib), answers 413 for a file over -s, and leaves nothing
 # in its upload directory. Each is started with -p 0, found by its
-# listening line, and must exit 0 on SIGTERM.
+# listening line, and must exit 0 on SIGTERM (SIGINT for one of them).
 set -euo pipefail
 
 build=${EDDY_BUILD_DIR:?EDDY_BUILD_DIR must name the build directory}
@@ -38,8 +38,8 @@ start() { # start NAME ARGS... -> PID, PORT
   fail "$name printed no listening line"
 }
 
-stop() { # stop NAME: SIGTERM, exit status 0 within 10 s
-  kill -TERM "$PID"
+stop() { # stop NAME [SIGNAL]: SIGTERM (or SIGNAL), exit status 0 within 10 s
+  kill -"${2:-TERM}" "$PID"
   local status=0
   timeout 10 tail --pid="$PID" -f /dev/null || fail "$1 did not stop"
   wait "$PID" || status=$?
@@ -98,7 +98,7 @@ for mode in base process; do
   echo "$page" | tail -1 | grep -qx 200 || fail "$mode: prefix home: $page"
   echo "$page" | grep -q '<a href="/files/plain">plain</a>' || fail "$mode: prefix listing: $page"
   [ "$(get -o /dev/null -w '%{http_code}' "$base/data.bin")" = 404 ] || fail "$mode: outside the prefix"
-  stop http_static_prefix
+  stop http_static_prefix INT # Ctrl-C
 
   # ---- uploads ----------------------------------------------------------------------
   up=$work/uploads-$mode
