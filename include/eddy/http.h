@@ -72,6 +72,32 @@
  * Content-Encoding or Content-Range, streamed responses with a
  * Content-Length, and file responses are sent as they are.
  *
+ * Static files. With enable_static_handler on, a GET or HEAD whose
+ * decoded path starts with static_prefix (a whole segment: "/assets"
+ * matches "/assets" and "/assets/x", not "/assetsx") is looked up under
+ * document_root (eddy/http_static.h: safe resolution, index files, MIME
+ * types, ETag and Last-Modified, 304/412, one Range: 206/416) and answered
+ * by eddy before any handler runs, the body sent with sendfile. A path
+ * that names nothing there (404) goes to the handler as usual, so dynamic
+ * routes keep working; every other answer (200 206 304 403 412 416, 400)
+ * is eddy's, and the handler is not called. Static files are never
+ * compressed (sendfile sends the bytes as they are on disk); other methods
+ * always go to the handler. eddy_http_serve_static does the same from a
+ * handler, for a root and a prefix of the handler's choosing.
+ *
+ * Uploads. A request whose Content-Type is multipart/form-data is parsed
+ * (eddy/multipart.h) before its handler runs. The body is already whole in
+ * memory: the framing buffered it, up to package_max_length, as Swoole
+ * does. Plain fields become form fields (eddy_http_form and friends, as
+ * for an urlencoded body); each file part is written to a temporary file
+ * in upload_tmp_dir (eddy/http_upload.h) and described by an
+ * eddy_http_file_t (an empty body has neither, and is no error). A
+ * malformed body is answered 400 and a file larger than
+ * upload_max_filesize 413, without calling the handler and without leaving
+ * a file behind. Temporary files the handler did not move away
+ * with eddy_http_file_move are removed when the response ends — before its
+ * last bytes are queued — or when the request is dropped.
+ *
  * Threads: everything here runs on the worker's loop thread.
  */
 #ifndef EDDY_HTTP_H
@@ -82,6 +108,8 @@
 
 #include "common.h"
 #include "http1.h"
+#include "http_static.h"
+#include "http_upload.h"
 #include "options.h"
 #include "server.h"
 
@@ -114,11 +142,29 @@ typedef struct eddy_http_options {
     size_t pipeline_max;           /* "http_pipeline_max": requests queued per
                                       connection behind one still being answered,
                                       1..1024, default 16 */
-    eddy_port_options_t port;      /* the port: every key of eddy_port_options_set —
-                                      http_max_header_size, http_max_headers,
-                                      http_max_target_size, http_header_timeout,
-                                      package_max_length (the body limit), buffers,
-                                      heartbeat ... open_http_protocol is forced on */
+    /* Static files (see "Static files" above). */
+    bool enable_static_handler;   /* "enable_static_handler", default off */
+    char document_root[1024];     /* "document_root": the directory served; it must
+                                     exist and be a directory when
+                                     eddy_http_listen runs (required when on) */
+    char static_index_files[512]; /* "static_index_files" (Swoole: "http_index_files"):
+                                     names tried for a directory, comma-separated,
+                                     at most 16; default "index.html"; "" none */
+    char static_prefix[256];      /* "static_prefix": the URL path prefix mapped to
+                                     document_root ("/assets" serves
+                                     document_root/x.css as /assets/x.css);
+                                     default "/" */
+    /* Uploads (see "Uploads" above). */
+    char upload_tmp_dir[1024];    /* "upload_tmp_dir": where uploaded files are
+                                     written; must be a directory when
+                                     eddy_http_listen runs; default "/tmp" */
+    uint64_t upload_max_filesize; /* "upload_max_filesize": bytes one uploaded file
+                                     may have (>= 1), default 2 MiB; larger: 413 */
+    eddy_port_options_t port;     /* the port: every key of eddy_port_options_set —
+                                     http_max_header_size, http_max_headers,
+                                     http_max_target_size, http_header_timeout,
+                                     package_max_length (the body limit), buffers,
+                                     heartbeat ... open_http_protocol is forced on */
 } eddy_http_options_t;
 
 /* Fill in the defaults above (port: eddy_port_options_init, HTTP framing). */
@@ -146,7 +192,11 @@ EDDY_EXPORT int eddy_http_listen(eddy_server_t *s, const char *url, const eddy_h
 typedef struct eddy_http_stats {
     uint64_t requests;     /* handed to a handler */
     uint64_t responses[6]; /* ended, by status class: [1] 1xx .. [5] 5xx */
-    uint64_t rejected;     /* refused before the handler (undecodable path): 400 */
+    uint64_t rejected;     /* refused before the handler: an undecodable path
+                              (400), a malformed multipart body (400), a file
+                              over upload_max_filesize (413) */
+    uint64_t static_files; /* answered from a document root, by the static handler
+                              or eddy_http_serve_static (any status) */
     uint64_t aborted;      /* the connection closed before the response ended */
     uint64_t in_progress;  /* handlers called whose responses have not ended */
     uint64_t bytes_out;    /* response bytes queued (heads and bodies) */
@@ -188,15 +238,48 @@ EDDY_EXPORT eddy_http_str_t eddy_http_cookie(const eddy_http_req_t *req, const c
 /* The body: Content-Length bytes, or a chunked body decoded (empty when
  * there is none). */
 EDDY_EXPORT eddy_http_str_t eddy_http_body(const eddy_http_req_t *req);
-/* The Content-Type header (ptr NULL if absent), with parameters. Multipart
- * parsing and uploads are separate modules built on this and the body. */
+/* The Content-Type header (ptr NULL if absent), with parameters. */
 EDDY_EXPORT eddy_http_str_t eddy_http_content_type(const eddy_http_req_t *req);
-/* A field of an application/x-www-form-urlencoded body, decoded and
- * NUL-terminated; ptr NULL if absent or if the body is of another type. */
+/* A field of an application/x-www-form-urlencoded or multipart/form-data
+ * body (a part without a filename), decoded and NUL-terminated; ptr NULL if
+ * absent or if the body is of another type. The body itself stays
+ * available, as received, from eddy_http_body. */
 EDDY_EXPORT eddy_http_str_t eddy_http_form(eddy_http_req_t *req, const char *name);
 EDDY_EXPORT size_t eddy_http_form_count(eddy_http_req_t *req);
 EDDY_EXPORT bool eddy_http_form_at(eddy_http_req_t *req, size_t i, eddy_http_str_t *name,
                                    eddy_http_str_t *value);
+/* A multipart/form-data body's plain fields are form fields too (decoded
+ * by the multipart rules, NUL-terminated); its file parts are files: */
+
+/* One uploaded file. Every string is NUL-terminated and lives as long as
+ * req; the file at tmp_path is eddy's and is removed when the response
+ * ends, unless eddy_http_file_move gave it to the application. */
+typedef struct eddy_http_file {
+    eddy_http_str_t name;         /* the form field's name */
+    eddy_http_str_t filename;     /* the name the client gave the file (filename*
+                                     decoded, else filename); may be "" and may
+                                     hold anything: never use it as a path */
+    eddy_http_str_t content_type; /* the part's Content-Type; ptr NULL if it had none */
+    const char *tmp_path;         /* the temporary file (mode 0600); "" once moved */
+    uint64_t size;                /* bytes */
+} eddy_http_file_t;
+
+/* The files of the request, in the order they came; none unless it is
+ * multipart/form-data. A file input left empty (filename "" and no bytes)
+ * is not a file. */
+EDDY_EXPORT size_t eddy_http_file_count(const eddy_http_req_t *req);
+/* The i-th file, or NULL when i is out of range. */
+EDDY_EXPORT const eddy_http_file_t *eddy_http_file_at(const eddy_http_req_t *req, size_t i);
+/* The first file of the field called name, or NULL. */
+EDDY_EXPORT const eddy_http_file_t *eddy_http_file(const eddy_http_req_t *req, const char *name);
+/* Keep the i-th file: rename(2) it to dest (copied during the call), which
+ * must be on the same file system as upload_tmp_dir. Returns 0, after
+ * which the file is the application's and tmp_path is ""; -EINVAL (i out
+ * of range, dest NULL or empty); -EDDY_ESTATE (already moved); -EXDEV
+ * (another file system: the file stays, and is removed with the others);
+ * or another -errno of rename. */
+EDDY_EXPORT int eddy_http_file_move(eddy_http_req_t *req, size_t i, const char *dest);
+
 /* 10 for HTTP/1.0, 11 for HTTP/1.1. */
 EDDY_EXPORT int eddy_http_version(const eddy_http_req_t *req);
 /* Whether the client asked to keep the connection open after this request. */
@@ -268,6 +351,27 @@ EDDY_EXPORT int eddy_http_add_trailer(eddy_http_res_t *res, const char *name, co
  * eddy duplicates fd. Only before any write (-EDDY_ESTATE). Ends the
  * response like eddy_http_end, with the same errors, plus -errno from fstat. */
 EDDY_EXPORT int eddy_http_sendfile(eddy_http_res_t *res, int fd, off_t offset, size_t len);
+
+/* ---- static files from a handler ---------------------------------------------------- */
+
+/* Answer req with what path names under st's document root: the same
+ * answer the static handler gives (200 206 304 400 403 404 405 412 416,
+ * headers from eddy_static_response_headers, the body by sendfile, nothing
+ * compressed), 404 included. path is percent-decoded and relative to the
+ * root ("/app.css"; a missing leading '/' is added); a handler mounted on
+ * a prefix passes what follows the prefix. Headers the handler set before
+ * stay (Cache-Control ...), unless the answer sets the same ones.
+ *
+ * st is the application's (eddy_static_new, before eddy_server_start so
+ * that workers inherit it; free it after eddy_server_start returns) and is
+ * only read here. Like eddy_http_end this ends the response: req and res
+ * are invalid afterwards. Returns the status answered (500 when the file
+ * system failed: EMFILE, EIO ...), or the error of the final end or
+ * sendfile (-EDDY_ESESSION ...). Before anything is done: -EINVAL for a
+ * NULL argument or a res that does not answer req, -EDDY_ESTATE when the
+ * response has started or ended; the response is then untouched. */
+EDDY_EXPORT int eddy_http_serve_static(eddy_http_req_t *req, eddy_http_res_t *res,
+                                       const eddy_static_t *st, const char *path);
 
 /* ---- routing ---------------------------------------------------------------------- */
 

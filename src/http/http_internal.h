@@ -38,7 +38,9 @@ typedef struct http_ctx {
     eddy_http_handler_fn on_request;
     void *ud;
     eddy_http_stats_t stats;
-    int log_fd; /* access log, opened in each worker on first use; -1 none yet */
+    int log_fd;               /* access log, opened in each worker on first use; -1 none yet */
+    eddy_static_t *statics;   /* enable_static_handler: the document root, else NULL */
+    size_t static_prefix_len; /* of opts.static_prefix without trailing '/' (0 for "/") */
     struct http_ctx *next;
 } http_ctx_t;
 
@@ -83,6 +85,12 @@ struct eddy_http_res {
 
 typedef struct http_conn http_conn_t;
 
+/* An uploaded file and the sink that owns its temp file. */
+typedef struct http_file {
+    eddy_http_file_t pub;
+    eddy_upload_t sink;
+} http_file_t;
+
 struct eddy_http_req {
     http_ctx_t *ctx;
     http_conn_t *conn; /* NULL unless queued or answered after its handler */
@@ -101,11 +109,13 @@ struct eddy_http_req {
     eddy_http_str_t *query, *form; /* name, value, name, value ... */
     size_t nquery, nform;
     bool query_done, form_done;
-    bool in_handler; /* the handler is running: end() leaves the release to it */
-    bool handled;    /* the handler was called */
-    bool gone;       /* the connection closed while the response was retained */
-    int refuse;      /* queued: a status to refuse it with instead of the handler */
-    bool close_last; /* the queue overflowed behind it: close after its answer */
+    bool in_handler;    /* the handler is running: end() leaves the release to it */
+    bool handled;       /* the handler was called */
+    bool gone;          /* the connection closed while the response was retained */
+    int refuse;         /* queued: a status to refuse it with instead of the handler */
+    bool close_last;    /* the queue overflowed behind it: close after its answer */
+    http_file_t *files; /* multipart uploads (malloc'd), removed at the end */
+    size_t nfiles, files_cap;
     http_arena_t arena;
     eddy_http_res_t res;
     eddy_http_req_t *next; /* in a connection's queue, or the free list */
@@ -132,6 +142,22 @@ int eddy__req_parse(eddy_http_req_t *req, const char *data, size_t len);
 /* Copy the packet into memory of req's own, moving every slice with it. */
 int eddy__req_detach(eddy_http_req_t *req);
 void eddy__req_reset(eddy_http_req_t *req);
+
+/* form_data.c */
+/* Parse a multipart/form-data body into form fields and uploaded files
+ * (nothing for other types). 0, or the status to refuse the request with
+ * (400 malformed, 413 a file too big, 500); on a refusal no file is left. */
+int eddy__req_multipart(eddy_http_req_t *req);
+/* Remove the temp files not moved; free the list. Safe more than once. */
+void eddy__req_files_discard(eddy_http_req_t *req);
+
+/* serve_static.c */
+/* Answer req from st for path (decoded, starting with '/'). fall_through:
+ * a 404 is left to the caller (returns 0, the response untouched).
+ * Otherwise the response has ended: returns the status answered, or the
+ * error of the final end or sendfile. */
+int eddy__serve_static(eddy_http_req_t *req, const eddy_static_t *st, const char *path, size_t len,
+                       bool fall_through);
 
 /* response.c */
 void eddy__res_init(eddy_http_res_t *res);

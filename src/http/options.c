@@ -1,5 +1,6 @@
 /* HTTP server options: defaults, Swoole-style string keys, validation. */
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -15,6 +16,10 @@ void eddy_http_options_init(eddy_http_options_t *o)
     strcpy(o->compression_types, EDDY_HTTP_DEFAULT_COMPRESSION_TYPES);
     strcpy(o->server_name, "eddy");
     o->pipeline_max = 16;
+    strcpy(o->static_index_files, EDDY_STATIC_DEFAULT_INDEX_FILES);
+    strcpy(o->static_prefix, "/");
+    strcpy(o->upload_tmp_dir, EDDY_UPLOAD_DEFAULT_TMP_DIR);
+    o->upload_max_filesize = EDDY_UPLOAD_DEFAULT_MAX_FILESIZE;
     eddy_port_options_init(&o->port);
     o->port.framing.mode = EDDY_FRAME_HTTP;
 }
@@ -77,6 +82,31 @@ static bool valid_types(const char *s)
     return n > 0;
 }
 
+static int parse_u64(const char *s, uint64_t min, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!*s) return -EDDY_EOPTION;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return -EDDY_EOPTION;
+        uint64_t d = (uint64_t)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10) return -EDDY_EOPTION;
+        v = v * 10 + d;
+    }
+    if (v < min) return -EDDY_EOPTION;
+    *out = v;
+    return 0;
+}
+
+/* A URL path prefix: '/' first, then visible ASCII (a decoded path is
+ * compared with it byte for byte). */
+static bool valid_prefix(const char *s)
+{
+    if (s[0] != '/') return false;
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f) return false;
+    return true;
+}
+
 /* A value that looks like a server name: visible ASCII and spaces. */
 static bool valid_text(const char *s)
 {
@@ -110,6 +140,24 @@ int eddy_http_options_set(eddy_http_options_t *o, const char *key, const char *v
     if (strcmp(key, "http_access_log") == 0)
         return set_string(o->access_log, sizeof o->access_log, value);
     if (strcmp(key, "http_pipeline_max") == 0) return parse_num(value, 1, 1024, &o->pipeline_max);
+    if (strcmp(key, "enable_static_handler") == 0)
+        return parse_bool(value, &o->enable_static_handler);
+    if (strcmp(key, "document_root") == 0) {
+        if (!value[0]) return -EDDY_EOPTION;
+        return set_string(o->document_root, sizeof o->document_root, value);
+    }
+    if (strcmp(key, "static_index_files") == 0 || strcmp(key, "http_index_files") == 0)
+        return set_string(o->static_index_files, sizeof o->static_index_files, value);
+    if (strcmp(key, "static_prefix") == 0) {
+        if (!valid_prefix(value)) return -EDDY_EOPTION;
+        return set_string(o->static_prefix, sizeof o->static_prefix, value);
+    }
+    if (strcmp(key, "upload_tmp_dir") == 0) {
+        if (!value[0]) return -EDDY_EOPTION;
+        return set_string(o->upload_tmp_dir, sizeof o->upload_tmp_dir, value);
+    }
+    if (strcmp(key, "upload_max_filesize") == 0)
+        return parse_u64(value, 1, &o->upload_max_filesize);
     if (strcmp(key, "open_http_protocol") == 0) { /* always on for an HTTP port */
         bool on;
         return parse_bool(value, &on) == 0 && on ? 0 : -EDDY_EOPTION;
@@ -126,6 +174,14 @@ int eddy__http_options_validate(const eddy_http_options_t *o)
         return -EDDY_EOPTION;
     if (!memchr(o->access_log, '\0', sizeof o->access_log)) return -EDDY_EOPTION;
     if (o->compression && !valid_types(o->compression_types)) return -EDDY_EOPTION;
+    if (!memchr(o->document_root, '\0', sizeof o->document_root) ||
+        !memchr(o->static_index_files, '\0', sizeof o->static_index_files) ||
+        !memchr(o->static_prefix, '\0', sizeof o->static_prefix) ||
+        !memchr(o->upload_tmp_dir, '\0', sizeof o->upload_tmp_dir))
+        return -EDDY_EOPTION;
+    if (o->enable_static_handler && (!o->document_root[0] || !valid_prefix(o->static_prefix)))
+        return -EDDY_EOPTION;
+    if (!o->upload_tmp_dir[0] || o->upload_max_filesize == 0) return -EDDY_EOPTION;
     if (o->port.framing.mode != EDDY_FRAME_HTTP) return -EDDY_EOPTION;
     return eddy_port_options_validate(&o->port);
 }

@@ -166,6 +166,7 @@ int eddy__req_detach(eddy_http_req_t *req)
 
 void eddy__req_reset(eddy_http_req_t *req)
 {
+    eddy__req_files_discard(req); /* uploads nobody moved: dropped or ended */
     eddy__arena_reset(&req->arena);
     if (req->owned_cap > ARENA_KEEP) {
         free(req->owned);

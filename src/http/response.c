@@ -501,6 +501,8 @@ int eddy_http_end(eddy_http_res_t *res, const void *body, size_t len)
     eddy_http_req_t *req = eddy_http_request(res);
     int rc = check_usable(req);
     if (rc < 0) return rc;
+    /* Uploads not moved are gone before the client can see the answer. */
+    eddy__req_files_discard(req);
     if (!body) len = 0;
     if (!res->started) return end_response(req, send_whole(req, body, len));
     rc = stream_body(req, body, len, true);
@@ -550,6 +552,7 @@ int eddy_http_sendfile(eddy_http_res_t *res, int fd, off_t offset, size_t len)
         if (fstat(fd, &st) < 0) return -errno;
         len = st.st_size > offset ? (size_t)(st.st_size - offset) : 0;
     }
+    eddy__req_files_discard(req);
     res->mode = BODY_FIXED;
     res->content_length = len;
     rc = build_head(req, false);

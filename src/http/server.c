@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "eddy/error.h"
@@ -256,6 +257,34 @@ static bool run_handler(eddy_http_req_t *req)
     return false;
 }
 
+/* What eddy answers before the handler: a file under document_root
+ * (enable_static_handler), or a multipart body it refuses (400, 413).
+ * Otherwise the body's fields and files are ready for the handler. Returns
+ * true when req was answered (and settled) here. */
+static bool answer_first(eddy_http_req_t *req)
+{
+    http_ctx_t *ctx = req->ctx;
+    eddy_http1_method_t m = req->h.method_id;
+    if (ctx->statics && (m == EDDY_HTTP1_METHOD_GET || m == EDDY_HTTP1_METHOD_HEAD)) {
+        const char *p = req->path.ptr;
+        size_t len = req->path.len, plen = ctx->static_prefix_len;
+        /* The prefix as whole segments: "/assets" is "/assets" and "/assets/...". */
+        if (len >= plen && memcmp(p, ctx->opts.static_prefix, plen) == 0 &&
+            (len == plen || p[plen] == '/')) {
+            const char *rest = len == plen ? "/" : p + plen;
+            size_t rlen = len == plen ? 1 : len - plen;
+            if (eddy__serve_static(req, ctx->statics, rest, rlen, true) != 0) return true;
+        }
+    }
+    int status = eddy__req_multipart(req);
+    if (status) {
+        ctx->stats.rejected++;
+        eddy__res_simple(&req->res, status); /* settles it */
+        return true;
+    }
+    return false;
+}
+
 static void drain_deferred(eddy_loop_t *loop, void *ud)
 {
     http_conn_t *hc = table_find((eddy_session_t)(uintptr_t)ud);
@@ -308,7 +337,7 @@ static void drain(http_conn_t *hc)
         if (req->refuse) {
             req->ctx->stats.rejected++;
             eddy__res_simple(&req->res, req->refuse); /* settles it */
-        } else {
+        } else if (!answer_first(req)) {
             run_handler(req);
         }
     }
@@ -406,6 +435,7 @@ static void http_receive(eddy_server_t *s, eddy_session_t session, const char *d
         eddy__res_simple(&req->res, status);
         return;
     }
+    if (answer_first(req)) return;
     if (run_handler(req)) answer_later(req);
 }
 
@@ -417,6 +447,39 @@ static void http_close(eddy_server_t *s, eddy_session_t session, eddy_close_reas
 }
 
 /* ---- listening and counters ---------------------------------------------------------------- */
+
+/* Open document_root (enable_static_handler) and check upload_tmp_dir:
+ * what a port needs from the file system, checked before it starts. */
+static int open_files(http_ctx_t *ctx)
+{
+    eddy_http_options_t *o = &ctx->opts;
+    struct stat sb;
+    int rc = stat(o->upload_tmp_dir, &sb) < 0 ? -errno : S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
+    if (rc < 0) {
+        EDDY_ERROR("http: upload_tmp_dir \"%s\": %s", o->upload_tmp_dir, eddy_strerror(rc));
+        return rc;
+    }
+    if (!o->enable_static_handler) return 0;
+    eddy_static_options_t so;
+    eddy_static_options_init(&so);
+    so.document_root = o->document_root;
+    so.index_files = o->static_index_files;
+    rc = eddy_static_new(&ctx->statics, &so);
+    if (rc < 0) {
+        if (rc == -EDDY_EOPTION)
+            EDDY_ERROR("http: static_index_files \"%s\": a name empty, \".\", \"..\", with a '/' "
+                       "or over 255 bytes, or more than %d names",
+                       o->static_index_files, EDDY_STATIC_MAX_INDEX_FILES);
+        else
+            EDDY_ERROR("http: document_root \"%s\": %s", o->document_root, eddy_strerror(rc));
+        return rc;
+    }
+    size_t n = strlen(o->static_prefix);
+    while (n > 0 && o->static_prefix[n - 1] == '/')
+        n--;
+    ctx->static_prefix_len = n;
+    return 0;
+}
 
 int eddy_http_listen(eddy_server_t *s, const char *url, const eddy_http_options_t *opts,
                      eddy_http_handler_fn on_request, void *ud)
@@ -434,6 +497,11 @@ int eddy_http_listen(eddy_server_t *s, const char *url, const eddy_http_options_
         free(ctx);
         return rc;
     }
+    rc = open_files(ctx);
+    if (rc < 0) {
+        free(ctx);
+        return rc;
+    }
     eddy_framing_http_limits(&ctx->opts.port.framing, &ctx->limits);
     ctx->on_request = on_request;
     ctx->ud = ud;
@@ -442,6 +510,7 @@ int eddy_http_listen(eddy_server_t *s, const char *url, const eddy_http_options_
     eddy_server_callbacks_t cbs = {.on_receive = http_receive, .on_close = http_close};
     rc = eddy_server_listen(s, url, &ctx->opts.port, &cbs, ctx);
     if (rc < 0) {
+        eddy_static_free(ctx->statics);
         free(ctx);
         return rc;
     }
@@ -463,5 +532,6 @@ void eddy_http_stats(const eddy_server_t *s, eddy_http_stats_t *out)
         out->aborted += c->stats.aborted;
         out->in_progress += c->stats.in_progress;
         out->bytes_out += c->stats.bytes_out;
+        out->static_files += c->stats.static_files;
     }
 }

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -253,11 +254,111 @@ static void stats(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
     eddy_http_stats_t st;
     eddy_http_stats(eddy_http_server(req), &st);
     char body[256];
-    snprintf(body, sizeof body, "requests=%llu 2xx=%llu 4xx=%llu 5xx=%llu rejected=%llu\n",
+    snprintf(body, sizeof body,
+             "requests=%llu 2xx=%llu 4xx=%llu 5xx=%llu rejected=%llu static=%llu\n",
              (unsigned long long)st.requests, (unsigned long long)st.responses[2],
              (unsigned long long)st.responses[4], (unsigned long long)st.responses[5],
-             (unsigned long long)st.rejected);
+             (unsigned long long)st.rejected, (unsigned long long)st.static_files);
     text(res, body);
+}
+
+/* ---- files: uploads and a mounted static directory ---- */
+
+static uint64_t fnv1a(const char *path, bool *ok)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    FILE *f = fopen(path, "rb");
+    *ok = f != NULL;
+    if (!f) return 0;
+    for (int c; (c = getc(f)) != EOF;)
+        h = (h ^ (unsigned char)c) * 0x100000001b3ull;
+    fclose(f);
+    return h;
+}
+
+/* Every form field and file of the request, one per line. */
+static void upload(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
+{
+    sbuf_t b = {0};
+    eddy_http_str_t name, value;
+    for (size_t i = 0; eddy_http_form_at(req, i, &name, &value); i++) {
+        char label[256];
+        snprintf(label, sizeof label, "form.%.*s", (int)name.len, name.ptr);
+        sb_fmt(&b, label, value);
+    }
+    size_t n = eddy_http_file_count(req);
+    for (size_t i = 0; i < n; i++) {
+        const eddy_http_file_t *f = eddy_http_file_at(req, i);
+        CHECK(f);
+        CHECK(eddy_http_file(req, f->name.ptr) != NULL);
+        bool ok;
+        uint64_t sum = fnv1a(f->tmp_path, &ok);
+        struct stat sb;
+        CHECK_EQ(stat(f->tmp_path, &sb), 0);
+        CHECK_EQ((uint64_t)sb.st_size, f->size);
+        char line[8192];
+        int k = snprintf(
+            line, sizeof line, "file.%s filename=%s type=%s size=%llu sum=%016llx mode=%o tmp=%s\n",
+            f->name.ptr, f->filename.ptr, f->content_type.ptr ? f->content_type.ptr : "(none)",
+            (unsigned long long)f->size, (unsigned long long)sum, (unsigned)(sb.st_mode & 0777),
+            f->tmp_path);
+        sb_add(&b, line, (size_t)k);
+    }
+    CHECK(eddy_http_file_at(req, n) == NULL);
+    CHECK(eddy_http_file(req, "no such field") == NULL);
+    char line[64];
+    int k = snprintf(line, sizeof line, "files=%zu\n", n);
+    sb_add(&b, line, (size_t)k);
+    eddy_http_set_header(res, "Content-Type", "text/plain; charset=utf-8");
+    eddy_http_end(res, b.p, b.len);
+    free(b.p);
+}
+
+/* /upload-keep?dest=PATH: the first file is moved to PATH. */
+static void upload_keep(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
+{
+    eddy_http_str_t dest = eddy_http_query(req, "dest");
+    CHECK(dest.ptr);
+    CHECK_EQ(eddy_http_file_move(req, 1000, dest.ptr), -EINVAL);
+    int rc = eddy_http_file_move(req, 0, dest.ptr);
+    if (rc == 0) {
+        CHECK_STR(eddy_http_file_at(req, 0)->tmp_path, "");
+        CHECK_EQ(eddy_http_file_move(req, 0, dest.ptr), -EDDY_ESTATE);
+    }
+    char body[128];
+    snprintf(body, sizeof body, "move=%d\n", rc);
+    text(res, body);
+}
+
+/* /upload-hold?ms=M: answered after M ms (the client may be gone by then). */
+static void upload_hold(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
+{
+    late(req, res, ud);
+}
+
+static eddy_static_t *mount_static;
+
+/* /mount/...: the document root served by a handler. */
+static void mount(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
+{
+    if (!mount_static) {
+        text(res, "no document root");
+        return;
+    }
+    eddy_http_str_t p = eddy_http_path(req);
+    eddy_http_set_header(res, "Cache-Control", "max-age=60");
+    int rc = eddy_http_serve_static(req, res, mount_static, p.ptr + strlen("/mount"));
+    CHECK(rc >= 200);
+}
+
+/* /mount-bare/X: the helper given a path without its leading '/'. */
+static void mount_bare(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
+{
+    eddy_http_str_t p = eddy_http_path(req);
+    CHECK(mount_static);
+    CHECK_EQ(eddy_http_serve_static(req, NULL, mount_static, "x"), -EINVAL);
+    int rc = eddy_http_serve_static(req, res, mount_static, p.ptr + strlen("/mount-bare/"));
+    CHECK(rc >= 200);
 }
 
 static void counted(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
@@ -293,6 +394,11 @@ static void build_router(void)
         {"/stats", EDDY_HTTP_EXACT, stats, NULL},
         {"/static/", EDDY_HTTP_PREFIX, static_route, "static"},
         {"/static/deep/", EDDY_HTTP_PREFIX, static_route, "deep"},
+        {"/upload", EDDY_HTTP_EXACT, upload, NULL},
+        {"/upload-keep", EDDY_HTTP_EXACT, upload_keep, NULL},
+        {"/upload-hold/", EDDY_HTTP_PREFIX, upload_hold, NULL},
+        {"/mount/", EDDY_HTTP_PREFIX, mount, NULL},
+        {"/mount-bare/", EDDY_HTTP_PREFIX, mount_bare, NULL},
     };
     CHECK_EQ(eddy_http_router_new(&router), 0);
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
@@ -342,6 +448,12 @@ void http_app_start(http_app_t *a, const char *const *options)
         if (rc < 0) fprintf(stderr, "option %s=%s: %s\n", kv[0], kv[1], eddy_strerror(rc));
         CHECK_EQ(rc, 0);
     }
+    if (o.document_root[0]) { /* /mount/ serves it too, through a handler */
+        eddy_static_options_t so;
+        eddy_static_options_init(&so);
+        so.document_root = o.document_root;
+        CHECK_EQ(eddy_static_new(&mount_static, &so), 0);
+    }
     eddy_server_t *s;
     CHECK_EQ(eddy_server_new(NULL, NULL, NULL, &s), 0);
     CHECK_EQ(eddy_server_set(s, "worker_num", "1"), 0);
@@ -364,6 +476,7 @@ void http_app_start(http_app_t *a, const char *const *options)
         int rc = eddy_server_start(s);
         eddy_server_free(s);
         eddy_http_router_free(router);
+        eddy_static_free(mount_static);
         exit(rc < 0 ? 3 : 0);
     }
     setpgid(pid, pid);
@@ -411,6 +524,8 @@ void http_app_stop(http_app_t *a)
     munmap((void *)calls, 4096);
     eddy_http_router_free(router);
     router = NULL;
+    eddy_static_free(mount_static);
+    mount_static = NULL;
     CHECK(!dirty);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }

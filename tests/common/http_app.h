@@ -27,6 +27,13 @@
  *   /die                the worker kills itself (SIGKILL) holding the request
  *   /encoded            Content-Encoding: identity set by the handler
  *   /stats              this worker's eddy_http_stats
+ *   /upload             (multipart POST) a line per form field and per file:
+ *                       "file.NAME filename=F type=T size=N sum=FNV1A64 mode=M tmp=PATH"
+ *   /upload-keep?dest=P the first file moved to P: "move=RC"
+ *   /upload-hold/...?ms=M  answered after M ms, like /late/
+ *   /mount/...          eddy_http_serve_static on the document_root option
+ *                       (when given), Cache-Control: max-age=60 set first
+ *   /mount-bare/X       the same for the path "X" (no leading '/')
  *   /static/... /static/deep/...   prefix routes: "static" / "deep"
  *   anything else       404 from the router
  * Every call of the handler is counted in shared memory (app.calls).

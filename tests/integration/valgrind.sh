@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # valgrind finds no leak, no invalid access and no stray descriptor in the
-# example servers (http_hello among them): each runs under memcheck, serves a real client, and is
+# example servers (http_hello, http_static and http_upload among them): each runs under memcheck, serves a real client, and is
 # stopped with SIGTERM; memcheck's exit status (--error-exitcode) decides.
 # Skipped in sanitizer builds (ASan and valgrind do not mix). Checked once
 # against an echo_server that leaked 100 bytes per line: status 99, FAIL.
@@ -102,6 +102,23 @@ http_client="for i in 1 2 3; do curl -sS --retry 20 --retry-connrefused --retry-
   -o /dev/null -o /dev/null --compressed http://127.0.0.1:\$PORT/a http://127.0.0.1:\$PORT/b || exit 1; done; \
   printf 'GET / HTTP/1.1\\r\\nHost : x\\r\\n\\r\\n' | nc -q 1 127.0.0.1 \$PORT >/dev/null || true"
 check http_hello "$http_client" "$build/examples/http_hello" -p 0 -w 1
+# Static files: a file, a range, a 304, a miss that reaches the handler, a refusal.
+mkdir -p "$work/site/sub" "$work/uploads"
+printf 'static bytes\n' >"$work/site/a.txt"
+printf '<p>index</p>\n' >"$work/site/sub/index.html"
+static_client="c='curl -sS --retry 20 --retry-connrefused --retry-delay 0 --max-time 10 -o /dev/null'; \
+  \$c -o /dev/null -o /dev/null http://127.0.0.1:\$PORT/a.txt http://127.0.0.1:\$PORT/sub/ http://127.0.0.1:\$PORT/missing && \
+  \$c -r 0-3 http://127.0.0.1:\$PORT/a.txt && \$c -z 'Sat, 01 Jan 2100 00:00:00 GMT' http://127.0.0.1:\$PORT/a.txt && \
+  \$c --path-as-is http://127.0.0.1:\$PORT/../x"
+check http_static "$static_client" "$build/examples/http_static" -d "$work/site" -p 0 -w 1
+# Uploads: fields and files, one over the limit (413), a malformed body (400).
+head -c 5000 /dev/urandom >"$work/up.bin"
+upload_client="c='curl -sS --retry 20 --retry-connrefused --retry-delay 0 --max-time 10 -o /dev/null'; \
+  \$c http://127.0.0.1:\$PORT/ && \$c -F t=x -F f=@$work/site/a.txt http://127.0.0.1:\$PORT/upload && \
+  \$c -F f=@$work/up.bin http://127.0.0.1:\$PORT/upload && \
+  \$c -H 'Content-Type: multipart/form-data; boundary=b' --data-binary x http://127.0.0.1:\$PORT/upload && \
+  [ -z \"\$(ls -A $work/uploads)\" ]"
+check http_upload "$upload_client" "$build/examples/http_upload" -u "$work/uploads" -s 4096 -p 0 -w 1
 demo_client="curl -sS --retry 20 --retry-connrefused --retry-delay 0 --max-time 10 -o /dev/null \
   -o /dev/null -o /dev/null -o /dev/null http://127.0.0.1:\$PORT/ http://127.0.0.1:\$PORT/hello \
   http://127.0.0.1:\$PORT/stats http://127.0.0.1:\$PORT/nowhere"

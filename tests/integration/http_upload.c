@@ -1,0 +1,401 @@
+/*
+ * multipart/form-data uploads through the HTTP server, driven by curl -F
+ * and by hand-written bodies: fields reach the handler as form fields,
+ * files as temp files in a private upload_tmp_dir with exact sizes and
+ * contents (checksums compared), mode 0600, named by eddy not the client;
+ * temp files are gone once the answer has arrived, after a move, and when
+ * the client left before the answer; a file over upload_max_filesize is
+ * 413 and a malformed body 400, with the handler not called and nothing
+ * left behind. http_upload_process.sh runs it again in PROCESS mode.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <eddy.h>
+
+#include "http_app.h"
+#include "test.h"
+
+static http_app_t app;
+static char work[64], tmpdir[128], small[128], mib[128], toobig[128], body[128], keep[128];
+
+#define MAX_FILESIZE (1536 * 1024) /* 1.5 MiB */
+
+#define CONTAINS(hay, needle)                                                                      \
+    do {                                                                                           \
+        if (!strstr((hay), (needle))) {                                                            \
+            fprintf(stderr, "%s:%d: missing \"%s\" in:\n%s\n", __FILE__, __LINE__, (needle),       \
+                    (hay));                                                                        \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static char *curl(const char *args, const char *path)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "curl -sS --max-time 20 %s 'http://127.0.0.1:%d%s' 2>&1", args,
+             app.port, path);
+    int status;
+    char *out = run_capture(cmd, &status);
+    if (status != 0) fprintf(stderr, "%s\n-> status %d\n%s\n", cmd, status, out);
+    CHECK_EQ(status, 0);
+    return out;
+}
+
+static uint64_t fnv1a(const char *data, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)data[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static void write_file(const char *path, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    CHECK(fd >= 0);
+    CHECK_EQ(write(fd, data, len), (ssize_t)len);
+    close(fd);
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *p = malloc(cap);
+    CHECK(p);
+    for (size_t k; (k = fread(p + n, 1, cap - n, f)) > 0;) {
+        n += k;
+        if (n == cap) CHECK((p = realloc(p, cap *= 2)));
+    }
+    fclose(f);
+    *len = n;
+    return p;
+}
+
+/* Bytes of every value, CR, LF and "--" among them. */
+static char *random_bytes(size_t n, uint32_t seed)
+{
+    char *p = malloc(n);
+    CHECK(p);
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        p[i] = (char)(seed >> 24);
+    }
+    return p;
+}
+
+static uint64_t sum_small, sum_mib;
+
+static void make_files(void)
+{
+    snprintf(work, sizeof work, "/tmp/eddy-upload-test-XXXXXX");
+    CHECK(mkdtemp(work));
+    snprintf(tmpdir, sizeof tmpdir, "%s/tmp", work);
+    CHECK_EQ(mkdir(tmpdir, 0700), 0);
+    snprintf(small, sizeof small, "%s/small.txt", work);
+    snprintf(mib, sizeof mib, "%s/one_mib.bin", work);
+    snprintf(toobig, sizeof toobig, "%s/too_big.bin", work);
+    snprintf(body, sizeof body, "%s/body", work);
+    snprintf(keep, sizeof keep, "%s/kept", work);
+    char text[1000];
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = "small file\r\n--"[i % 14];
+    write_file(small, text, sizeof text);
+    sum_small = fnv1a(text, sizeof text);
+    char *p = random_bytes(1024 * 1024, 7);
+    write_file(mib, p, 1024 * 1024);
+    sum_mib = fnv1a(p, 1024 * 1024);
+    free(p);
+    p = random_bytes(MAX_FILESIZE + 1, 9);
+    write_file(toobig, p, MAX_FILESIZE + 1);
+    free(p);
+}
+
+static pid_t owner; /* the test process: forked servers must not clean up */
+
+static void remove_files(void)
+{
+    if (getpid() != owner || !work[0]) return;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
+    work[0] = '\0';
+    if (system(cmd) != 0) fprintf(stderr, "cleanup failed: %s\n", cmd); /* may run at exit */
+}
+
+/* Entries in the upload directory. */
+static int tmp_count(void)
+{
+    DIR *d = opendir(tmpdir);
+    CHECK(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) n++;
+    closedir(d);
+    return n;
+}
+
+static void expect_empty_tmp(int line)
+{
+    int n = tmp_count();
+    if (n != 0) {
+        fprintf(stderr, "line %d: %d file(s) left in %s\n", line, n, tmpdir);
+        exit(1);
+    }
+}
+#define EXPECT_EMPTY_TMP() expect_empty_tmp(__LINE__)
+
+static void test_fields_and_files(void)
+{
+    char args[1024], want[512];
+    snprintf(args, sizeof args,
+             "-F field=value -F 'note=h\xc3\xa9llo, world' -F 'small=@%s;type=text/plain' "
+             "-F 'big=@%s' -F 'empty='",
+             small, mib);
+    char *out = curl(args, "/upload");
+    CONTAINS(out, "form.field=value\n");
+    CONTAINS(out, "form.note=h\xc3\xa9llo, world\n");
+    CONTAINS(out, "form.empty=\n");
+    snprintf(want, sizeof want,
+             "file.small filename=small.txt type=text/plain size=1000 sum=%016llx mode=600 "
+             "tmp=%s/eddy-upload-",
+             (unsigned long long)sum_small, tmpdir);
+    CONTAINS(out, want);
+    snprintf(want, sizeof want,
+             "file.big filename=one_mib.bin type=application/octet-stream size=1048576 "
+             "sum=%016llx mode=600 tmp=%s/eddy-upload-",
+             (unsigned long long)sum_mib, tmpdir);
+    CONTAINS(out, want);
+    CONTAINS(out, "files=2\n");
+    free(out);
+    /* Removed before the answer left: nothing is there once curl has it. */
+    EXPECT_EMPTY_TMP();
+    /* The same file twice, under one field name, on a kept-alive connection. */
+    snprintf(args, sizeof args, "-F 'a=@%s' -F 'a=@%s;filename=second.txt' -o %s/out1", small,
+             small, work);
+    char path[256];
+    snprintf(path, sizeof path, "/upload' 'http://127.0.0.1:%d/upload", app.port);
+    out = curl(args, path);
+    free(out);
+    snprintf(path, sizeof path, "%s/out1", work);
+    size_t len;
+    char *got = read_file(path, &len);
+    CHECK(got);
+    CONTAINS(got, "file.a filename=second.txt");
+    CONTAINS(got, "files=2\n");
+    free(got);
+    EXPECT_EMPTY_TMP();
+}
+
+static void test_too_big(void)
+{
+    uint64_t calls = http_app_calls(&app);
+    char args[512];
+    snprintf(args, sizeof args, "-i -F x=1 -F 'f=@%s'", toobig);
+    char *out = curl(args, "/upload");
+    CONTAINS(out, "HTTP/1.1 413 Content Too Large\r\n");
+    free(out);
+    EXPECT_EMPTY_TMP();
+    /* A complete file first, then one too big: neither stays. */
+    snprintf(args, sizeof args, "-i -F 'ok=@%s' -F 'f=@%s'", small, toobig);
+    out = curl(args, "/upload");
+    CONTAINS(out, "HTTP/1.1 413 Content Too Large\r\n");
+    free(out);
+    EXPECT_EMPTY_TMP();
+    CHECK_EQ(http_app_calls(&app), calls);
+    /* At the limit exactly: accepted. */
+    size_t len;
+    char *p = read_file(toobig, &len);
+    CHECK(p);
+    char edge[160];
+    snprintf(edge, sizeof edge, "%s/edge.bin", work);
+    write_file(edge, p, MAX_FILESIZE);
+    char want[128];
+    snprintf(want, sizeof want, "size=%d sum=%016llx", MAX_FILESIZE,
+             (unsigned long long)fnv1a(p, MAX_FILESIZE));
+    free(p);
+    snprintf(args, sizeof args, "-F 'f=@%s'", edge);
+    out = curl(args, "/upload");
+    CONTAINS(out, want);
+    free(out);
+    EXPECT_EMPTY_TMP();
+}
+
+/* POST body (written to a file) with the given boundary; returns curl -i's output. */
+static char *post_raw(const char *content_type, const char *data)
+{
+    write_file(body, data, strlen(data));
+    char args[512];
+    snprintf(args, sizeof args, "-i -H 'Content-Type: %s' --data-binary @%s", content_type, body);
+    return curl(args, "/upload");
+}
+
+static void test_malformed(void)
+{
+    uint64_t calls = http_app_calls(&app);
+    const char *ct = "multipart/form-data; boundary=XyZ";
+    const char *bad[][2] = {
+        {ct, "no delimiter at all"},
+        /* A whole file part, then the body ends without the close delimiter. */
+        {ct, "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\n"
+             "file bytes\r\n--XyZ\r\nContent-Disposition: form-data; name=\"g\"\r\n\r\nvalue"},
+        /* A file part, then a part without Content-Disposition. */
+        {ct, "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\n"
+             "file bytes\r\n--XyZ\r\nContent-Type: text/plain\r\n\r\nx\r\n--XyZ--\r\n"},
+        /* Bare LF line endings. */
+        {ct, "--XyZ\nContent-Disposition: form-data; name=\"a\"\n\nv\n--XyZ--\n"},
+        /* Something after a delimiter. */
+        {ct, "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n--XyZjunk\r\n"},
+        {"multipart/form-data", "--XyZ--\r\n"},                       /* no boundary */
+        {"multipart/form-data; boundary=\"\"", "--\r\n"},             /* empty boundary */
+        {"multipart/form-data; boundary=a; boundary=b", "--a--\r\n"}, /* two */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *out = post_raw(bad[i][0], bad[i][1]);
+        if (!strstr(out, "HTTP/1.1 400 Bad Request\r\n")) {
+            fprintf(stderr, "body %zu: not 400:\n%s\n", i, out);
+            exit(1);
+        }
+        free(out);
+        EXPECT_EMPTY_TMP();
+    }
+    CHECK_EQ(http_app_calls(&app), calls);
+    /* Not form-data: the handler gets the body as it is. */
+    char *out = post_raw("multipart/mixed; boundary=XyZ", "--XyZ--\r\n");
+    CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+    CONTAINS(out, "files=0\n");
+    free(out);
+    CHECK_EQ(http_app_calls(&app), calls + 1);
+}
+
+static void test_odd_parts(void)
+{
+    /* An empty file input (filename "" and no bytes) is no file; a client's
+     * filename is only reported, never used as a path; a body with no parts,
+     * and no body. */
+    char *out = post_raw(
+        "multipart/form-data; boundary=\"b o\"",
+        "preamble\r\n--b o\r\nContent-Disposition: form-data; name=\"nothing\"; filename=\"\"\r\n"
+        "Content-Type: application/octet-stream\r\n\r\n\r\n"
+        "--b o\r\nContent-Disposition: form-data; name=\"evil\"; filename=\"../../etc/x\"\r\n\r\n"
+        "evil bytes\r\n"
+        "--b o\r\nContent-Disposition: form-data; name=\"utf\"; "
+        "filename*=UTF-8''%C3%A9t%C3%A9.txt\r\n"
+        "\r\n\xc3\xa9\r\n"
+        "--b o\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nline 1\r\nline 2\r\n"
+        "--b o--\r\nepilogue");
+    CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+    CONTAINS(out, "form.text=line 1\r\nline 2\n");
+    CONTAINS(out, "file.evil filename=../../etc/x type=(none) size=10 ");
+    char want[256];
+    snprintf(want, sizeof want, "tmp=%s/eddy-upload-", tmpdir);
+    CONTAINS(out, want);
+    CONTAINS(out, "file.utf filename=\xc3\xa9t\xc3\xa9.txt type=(none) size=2 ");
+    CONTAINS(out, "files=2\n");
+    free(out);
+    out = post_raw("multipart/form-data; boundary=XyZ", "--XyZ--\r\n");
+    CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+    CONTAINS(out, "files=0\n");
+    free(out);
+    /* No body at all: no form, and no error either. */
+    out = post_raw("multipart/form-data; boundary=XyZ", "");
+    CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+    CONTAINS(out, "files=0\n");
+    free(out);
+    EXPECT_EMPTY_TMP();
+}
+
+static void test_move(void)
+{
+    char args[512], path[256];
+    snprintf(args, sizeof args, "-F 'f=@%s' -F 'g=@%s'", mib, small);
+    snprintf(path, sizeof path, "/upload-keep?dest=%s", keep);
+    char *out = curl(args, path);
+    CHECK_STR(out, "move=0\n");
+    free(out);
+    size_t len;
+    char *got = read_file(keep, &len);
+    CHECK(got);
+    CHECK_EQ(len, 1024 * 1024);
+    CHECK_EQ(fnv1a(got, len), sum_mib);
+    free(got);
+    EXPECT_EMPTY_TMP(); /* g was not kept */
+    /* A move that fails leaves the file to eddy, which removes it. */
+    snprintf(path, sizeof path, "/upload-keep?dest=%s/no/such/dir", work);
+    out = curl(args, path);
+    char want[32];
+    snprintf(want, sizeof want, "move=%d\n", -ENOENT);
+    CHECK_STR(out, want);
+    free(out);
+    EXPECT_EMPTY_TMP();
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* The client leaves while the response is retained: the files go when the
+ * late answer fails. */
+static void test_dropped(void)
+{
+    const char *part = "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n"
+                       "\r\nheld file\r\n--XyZ--\r\n";
+    char head[256];
+    snprintf(head, sizeof head,
+             "POST /upload-hold/x?ms=400 HTTP/1.1\r\nHost: x\r\n"
+             "Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: %zu\r\n\r\n",
+             strlen(part));
+    http_client_t c;
+    http_client_open(&c, app.port);
+    http_client_sends(&c, head);
+    http_client_sends(&c, part);
+    long deadline = now_ms() + 3000;
+    while (tmp_count() == 0 && now_ms() < deadline)
+        usleep(5000);
+    CHECK_EQ(tmp_count(), 1); /* the handler holds it */
+    http_client_close(&c);
+    deadline = now_ms() + 3000;
+    while (tmp_count() != 0 && now_ms() < deadline)
+        usleep(10000);
+    EXPECT_EMPTY_TMP();
+    /* Held and answered: gone with the answer. */
+    char args[256];
+    snprintf(args, sizeof args, "-F 'f=@%s'", small);
+    char *out = curl(args, "/upload-hold/y?ms=50");
+    CHECK_STR(out, "late /upload-hold/y");
+    free(out);
+    EXPECT_EMPTY_TMP();
+}
+
+int main(void)
+{
+    owner = getpid();
+    make_files();
+    atexit(remove_files); /* a failed CHECK exits: leave nothing in /tmp */
+    char max[32];
+    snprintf(max, sizeof max, "%d", MAX_FILESIZE);
+    const char *options[] = {
+        "upload_tmp_dir", tmpdir, "upload_max_filesize", max, "package_max_length",
+        "8388608",        NULL};
+    http_app_start(&app, options);
+    RUN(test_fields_and_files);
+    RUN(test_too_big);
+    RUN(test_malformed);
+    RUN(test_odd_parts);
+    RUN(test_move);
+    RUN(test_dropped);
+    http_app_stop(&app);
+    remove_files();
+    return 0;
+}
