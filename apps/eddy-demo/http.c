@@ -104,6 +104,55 @@ static void stats(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
     eddy_http_end(res, body, (size_t)n < sizeof body ? (size_t)n : sizeof body - 1);
 }
 
+/* /static/...: the www directory (ETag, ranges, sendfile, no escape). */
+static void files(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
+{
+    const demo_t *d = ud;
+    eddy_http_str_t path = eddy_http_path(req);
+    eddy_http_serve_static(req, res, d->files, path.ptr + strlen("/static"));
+}
+
+static const char upload_form[] =
+    "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>eddy demo: upload</title>\n"
+    "<link rel=\"stylesheet\" href=\"/static/style.css\"></head><body>\n"
+    "<h1>Upload</h1>\n"
+    "<p>The form posts multipart/form-data. The server writes each file to a temporary file "
+    "(at most 1 MiB each), the handler reports what arrived, and the files are removed when "
+    "the answer ends.</p>\n"
+    "<form method=\"post\" action=\"/upload\" enctype=\"multipart/form-data\">\n"
+    "<p><input name=\"title\" placeholder=\"a title\"></p>\n"
+    "<p><input type=\"file\" name=\"file\" multiple></p>\n"
+    "<p><button>Upload</button></p>\n</form>\n<p><a href=\"/\">back</a></p>\n"
+    "</body></html>\n";
+
+/* GET: the form; POST: a plain-text account of the fields and files. */
+static void upload(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
+{
+    if (eddy_http_method_id(req) != EDDY_HTTP1_METHOD_POST) {
+        eddy_http_set_header(res, "Content-Type", "text/html; charset=utf-8");
+        eddy_http_end(res, upload_form, sizeof upload_form - 1);
+        return;
+    }
+    char out[PAGE_MAX];
+    size_t n = 0;
+    eddy_http_str_t name, value;
+    for (size_t i = 0; n < sizeof out && eddy_http_form_at(req, i, &name, &value); i++)
+        n += (size_t)snprintf(out + n, sizeof out - n, "field %.*s = %.*s\n", (int)name.len,
+                              name.ptr, (int)(value.len < 200 ? value.len : 200), value.ptr);
+    for (size_t i = 0; n < sizeof out && i < eddy_http_file_count(req); i++) {
+        const eddy_http_file_t *f = eddy_http_file_at(req, i);
+        const char *type = f->content_type.ptr ? f->content_type.ptr : "application/octet-stream";
+        int type_len = f->content_type.ptr ? (int)f->content_type.len : (int)strlen(type);
+        n += (size_t)snprintf(out + n, sizeof out - n, "file %.*s: \"%.*s\", %llu bytes, %.*s\n",
+                              (int)f->name.len, f->name.ptr,
+                              (int)(f->filename.len < 200 ? f->filename.len : 200), f->filename.ptr,
+                              (unsigned long long)f->size, type_len, type);
+    }
+    if (n == 0) n = (size_t)snprintf(out, sizeof out, "nothing arrived\n");
+    eddy_http_set_header(res, "Content-Type", "text/plain; charset=utf-8");
+    eddy_http_end(res, out, n < sizeof out ? n : sizeof out - 1);
+}
+
 static void not_found(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
 {
     eddy_http_set_status(res, 404);
@@ -121,17 +170,26 @@ int demo_http_listen(demo_t *d, int port)
         eddy_http_match_t match;
         eddy_http_handler_fn fn;
     } routes[] = {
-        {"/", EDDY_HTTP_EXACT, home},
-        {"/hello", EDDY_HTTP_EXACT, hello},
-        {"/stats", EDDY_HTTP_EXACT, stats},
+        {"/", EDDY_HTTP_EXACT, home},         {"/hello", EDDY_HTTP_EXACT, hello},
+        {"/stats", EDDY_HTTP_EXACT, stats},   {"/static/", EDDY_HTTP_PREFIX, files},
+        {"/upload", EDDY_HTTP_EXACT, upload},
     };
     for (size_t i = 0; rc == 0 && i < sizeof routes / sizeof routes[0]; i++)
         rc = eddy_http_route(router, routes[i].path, routes[i].match, routes[i].fn, d);
     if (rc == 0) eddy_http_router_fallback(router, not_found, d);
+    eddy_static_options_t so;
+    eddy_static_options_init(&so);
+    so.document_root = d->www;
+    if (rc == 0 && (rc = eddy_static_new(&d->files, &so)) < 0)
+        fprintf(stderr, "eddy-demo: %s: %s\n", d->www, eddy_strerror(rc));
+    eddy_http_options_t ho;
+    eddy_http_options_init(&ho);
+    if (rc == 0) rc = eddy_http_options_set(&ho, "upload_max_filesize", "1048576");
+    if (rc == 0) rc = eddy_http_options_set(&ho, "package_max_length", "8388608");
     char url[64];
     snprintf(url, sizeof url, "tcp://127.0.0.1:%d", port);
     int index =
-        rc < 0 ? rc : eddy_http_listen(d->server, url, NULL, eddy_http_router_handler, router);
+        rc < 0 ? rc : eddy_http_listen(d->server, url, &ho, eddy_http_router_handler, router);
     if (index < 0) {
         eddy_http_router_free(router);
         return index;

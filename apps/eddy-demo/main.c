@@ -147,6 +147,7 @@ int main(int argc, char **argv)
     rc = eddy_server_start(d.server);
     eddy_server_free(d.server);
     eddy_http_router_free(d.router);
+    eddy_static_free(d.files);
     if (rc < 0) return fail("start", rc);
     printf("eddy-demo: stopped\n");
     return 0;

@@ -226,7 +226,15 @@ assert s["http"]["requests"] >= 3 and s["http"]["responses"]["2xx"] >= 2, s
 assert s["connections"]["accepted"] >= 7, s            # echo + 6 login + HTTP
 assert s["connections"]["closed"]["graceful"] >= 4, s  # QUIT and refused logins
 ' || fail "eddy-demo: /stats"
-ok "eddy-demo serves HTTP on $http_port: /hello, the home page, 404, /stats as JSON"
+[ "$(curl -s -r 0-3 "http://127.0.0.1:$http_port/static/about.txt")" = "eddy" ] ||
+  fail "eddy-demo: a range of /static/about.txt"
+curl -s -o /dev/null -w '%{http_code}' --path-as-is "http://127.0.0.1:$http_port/static/../demo.h" |
+  grep -qx 403 || fail "eddy-demo: a path out of the static directory was not refused"
+printf 'twelve bytes' >"$work/up.txt"
+curl -s -F title=hi -F "file=@$work/up.txt" "http://127.0.0.1:$http_port/upload" >"$work/up.out"
+grep -qx 'field title = hi' "$work/up.out" && grep -q '^file file: "up.txt", 12 bytes' "$work/up.out" ||
+  fail "eddy-demo: /upload answered $(cat "$work/up.out")"
+ok "eddy-demo serves HTTP on $http_port: /hello, the home page, 404, /stats as JSON, /static/, /upload"
 # An open session at shutdown is closed gracefully: the client sees EOF.
 python3 "$work/talk.py" hold "$login_port" >"$work/hold.out" 2>&1 &
 hold_pid=$!
