@@ -19,4 +19,12 @@ int eddy__parse_size(const char *s, size_t min, size_t max, size_t *out);
  * *out unchanged. */
 int eddy__parse_bool(const char *s, bool *out);
 
+/* ---- arrays ----------------------------------------------------------------- */
+
+/* An array of *count items of item_size bytes, indexed by a descriptor:
+ * grown (doubling from first, or from *count) so that index fits, the new
+ * items zeroed. The array, with *count updated, or NULL (out of memory;
+ * the array and *count unchanged). */
+void *eddy__grow_zeroed(void *items, size_t *count, size_t item_size, size_t index, size_t first);
+
 #endif
