@@ -1,8 +1,8 @@
 /* The HTTP client's options: defaults, string keys, validation. */
 #include <stddef.h>
 #include <string.h>
-#include <strings.h>
 
+#include "base/base_internal.h"
 #include "eddy/error.h"
 #include "eddy/http_client.h"
 
@@ -60,39 +60,12 @@ static const opt_desc_t options[] = {
     OPT("max_redirects", OPT_UNSIGNED, max_redirects, 0, MAX_REDIRECTS),
 };
 
-/* Plain decimal within [min, max] (no sign, no spaces: strtoull takes both). */
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (*s == '\0') return -EDDY_EOPTION;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9') return -EDDY_EOPTION;
-        uint64_t d = (uint64_t)(*s - '0');
-        if (d > max || v > (max - d) / 10) return -EDDY_EOPTION;
-        v = v * 10 + d;
-    }
-    if (v < min || v > max) return -EDDY_EOPTION;
-    *out = v;
-    return 0;
-}
-
-static int parse_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = {"1", "true", "on", "yes"};
-    static const char *const no[] = {"0", "false", "off", "no"};
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(s, yes[i]) == 0) return *out = true, 0;
-        if (strcasecmp(s, no[i]) == 0) return *out = false, 0;
-    }
-    return -EDDY_EOPTION;
-}
-
 static int set_field(eddy_http_client_options_t *o, const opt_desc_t *d, const char *value)
 {
     char *field = (char *)o + d->offset;
-    if (d->type == OPT_BOOL) return parse_bool(value, (bool *)field);
+    if (d->type == OPT_BOOL) return eddy__parse_bool(value, (bool *)field);
     uint64_t v;
-    int rc = parse_u64(value, d->min, d->max, &v);
+    int rc = eddy__parse_uint(value, d->min, d->max, &v);
     if (rc < 0) return rc;
     switch (d->type) {
     case OPT_UNSIGNED: *(unsigned *)field = (unsigned)v; break;

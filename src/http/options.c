@@ -2,8 +2,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
-#include <strings.h>
 
+#include "base/base_internal.h"
 #include "eddy/error.h"
 #include "http_internal.h"
 
@@ -22,31 +22,6 @@ void eddy_http_options_init(eddy_http_options_t *o)
     o->upload_max_filesize = EDDY_UPLOAD_DEFAULT_MAX_FILESIZE;
     eddy_port_options_init(&o->port);
     o->port.framing.mode = EDDY_FRAME_HTTP;
-}
-
-static int parse_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = {"1", "true", "on", "yes"};
-    static const char *const no[] = {"0", "false", "off", "no"};
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(s, yes[i]) == 0) return *out = true, 0;
-        if (strcasecmp(s, no[i]) == 0) return *out = false, 0;
-    }
-    return -EDDY_EOPTION;
-}
-
-static int parse_num(const char *s, size_t min, size_t max, size_t *out)
-{
-    size_t v = 0;
-    if (!*s) return -EDDY_EOPTION;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9') return -EDDY_EOPTION;
-        if (v > (max - (size_t)(*s - '0')) / 10) return -EDDY_EOPTION;
-        v = v * 10 + (size_t)(*s - '0');
-    }
-    if (v < min) return -EDDY_EOPTION;
-    *out = v;
-    return 0;
 }
 
 static int set_string(char *dst, size_t cap, const char *value)
@@ -82,21 +57,6 @@ static bool valid_types(const char *s)
     return n > 0;
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (!*s) return -EDDY_EOPTION;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9') return -EDDY_EOPTION;
-        uint64_t d = (uint64_t)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10) return -EDDY_EOPTION;
-        v = v * 10 + d;
-    }
-    if (v < min) return -EDDY_EOPTION;
-    *out = v;
-    return 0;
-}
-
 /* A URL path prefix: '/' first, then visible ASCII (a decoded path is
  * compared with it byte for byte). */
 static bool valid_prefix(const char *s)
@@ -120,15 +80,15 @@ int eddy_http_options_set(eddy_http_options_t *o, const char *key, const char *v
     if (!key) return -EDDY_EUNKNOWN_OPTION;
     if (!value) return -EDDY_EOPTION;
     size_t v;
-    if (strcmp(key, "http_compression") == 0) return parse_bool(value, &o->compression);
+    if (strcmp(key, "http_compression") == 0) return eddy__parse_bool(value, &o->compression);
     if (strcmp(key, "http_compression_level") == 0) {
-        if (parse_num(value, 1, 9, &v) < 0) return -EDDY_EOPTION;
+        if (eddy__parse_size(value, 1, 9, &v) < 0) return -EDDY_EOPTION;
         o->compression_level = (int)v;
         return 0;
     }
     if (strcmp(key, "http_compression_min_length") == 0 ||
         strcmp(key, "compression_min_length") == 0)
-        return parse_num(value, 0, (size_t)1 << 40, &o->compression_min_length);
+        return eddy__parse_size(value, 0, (size_t)1 << 40, &o->compression_min_length);
     if (strcmp(key, "http_compression_types") == 0) {
         if (!valid_types(value)) return -EDDY_EOPTION;
         return set_string(o->compression_types, sizeof o->compression_types, value);
@@ -139,9 +99,10 @@ int eddy_http_options_set(eddy_http_options_t *o, const char *key, const char *v
     }
     if (strcmp(key, "http_access_log") == 0)
         return set_string(o->access_log, sizeof o->access_log, value);
-    if (strcmp(key, "http_pipeline_max") == 0) return parse_num(value, 1, 1024, &o->pipeline_max);
+    if (strcmp(key, "http_pipeline_max") == 0)
+        return eddy__parse_size(value, 1, 1024, &o->pipeline_max);
     if (strcmp(key, "enable_static_handler") == 0)
-        return parse_bool(value, &o->enable_static_handler);
+        return eddy__parse_bool(value, &o->enable_static_handler);
     if (strcmp(key, "document_root") == 0) {
         if (!value[0]) return -EDDY_EOPTION;
         return set_string(o->document_root, sizeof o->document_root, value);
@@ -157,10 +118,10 @@ int eddy_http_options_set(eddy_http_options_t *o, const char *key, const char *v
         return set_string(o->upload_tmp_dir, sizeof o->upload_tmp_dir, value);
     }
     if (strcmp(key, "upload_max_filesize") == 0)
-        return parse_u64(value, 1, &o->upload_max_filesize);
+        return eddy__parse_uint(value, 1, UINT64_MAX, &o->upload_max_filesize);
     if (strcmp(key, "open_http_protocol") == 0) { /* always on for an HTTP port */
         bool on;
-        return parse_bool(value, &on) == 0 && on ? 0 : -EDDY_EOPTION;
+        return eddy__parse_bool(value, &on) == 0 && on ? 0 : -EDDY_EOPTION;
     }
     return eddy_port_options_set(&o->port, key, value);
 }

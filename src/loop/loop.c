@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/base_internal.h"
 #include "eddy/clock.h"
 #include "loop_internal.h"
 
@@ -185,15 +186,9 @@ static unsigned from_epoll(uint32_t ev)
 
 static int io_reserve(eddy_loop_t *loop, int fd)
 {
-    if ((size_t)fd < loop->io_cap) return 0;
-    size_t cap = loop->io_cap ? loop->io_cap : 64;
-    while (cap <= (size_t)fd)
-        cap *= 2;
-    io_watcher_t *io = realloc(loop->io, cap * sizeof *io);
+    io_watcher_t *io = eddy__grow_zeroed(loop->io, &loop->io_cap, sizeof *io, (size_t)fd, 64);
     if (!io) return -ENOMEM;
-    memset(io + loop->io_cap, 0, (cap - loop->io_cap) * sizeof *io);
     loop->io = io;
-    loop->io_cap = cap;
     return 0;
 }
 

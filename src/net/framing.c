@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "base/base_internal.h"
 #include "eddy/error.h"
 #include "eddy/framing.h"
 
@@ -40,38 +40,6 @@ size_t eddy_framing_length_size(char type)
     case 'Q': return 8;
     default: return 0;
     }
-}
-
-static int parse_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = {"1", "true", "on", "yes"};
-    static const char *const no[] = {"0", "false", "off", "no"};
-    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
-        if (strcasecmp(s, yes[i]) == 0) {
-            *out = true;
-            return 0;
-        }
-        if (strcasecmp(s, no[i]) == 0) {
-            *out = false;
-            return 0;
-        }
-    }
-    return -EDDY_EOPTION;
-}
-
-/* Plain decimal only: strtoull would accept signs, spaces and hex. */
-static int parse_size(const char *s, size_t *out)
-{
-    size_t v = 0;
-    if (*s == '\0') return -EDDY_EOPTION;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9') return -EDDY_EOPTION;
-        size_t d = (size_t)(*s - '0');
-        if (v > (SIZE_MAX - d) / 10) return -EDDY_EOPTION;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
 }
 
 static int hex_digit(char c)
@@ -134,7 +102,7 @@ static int set_eof(eddy_framing_t *f, const char *s)
 static int set_mode(eddy_framing_t *f, eddy_frame_mode_t mode, const char *value)
 {
     bool on;
-    if (parse_bool(value, &on) < 0) return -EDDY_EOPTION;
+    if (eddy__parse_bool(value, &on) < 0) return -EDDY_EOPTION;
     if (on)
         f->mode = mode;
     else if (f->mode == mode)
@@ -142,27 +110,18 @@ static int set_mode(eddy_framing_t *f, eddy_frame_mode_t mode, const char *value
     return 0;
 }
 
-/* A plain decimal within [min, max]. */
-static int parse_range(const char *s, size_t min, size_t max, size_t *out)
-{
-    size_t v;
-    if (parse_size(s, &v) < 0 || v < min || v > max) return -EDDY_EOPTION;
-    *out = v;
-    return 0;
-}
-
 static int set_http(eddy_framing_t *f, const char *key, const char *value)
 {
     if (strcmp(key, "open_http_protocol") == 0) return set_mode(f, EDDY_FRAME_HTTP, value);
     if (strcmp(key, "http_max_header_size") == 0)
-        return parse_range(value, 1, INT_MAX, &f->http_max_header_size);
+        return eddy__parse_size(value, 1, INT_MAX, &f->http_max_header_size);
     if (strcmp(key, "http_max_headers") == 0)
-        return parse_range(value, 1, EDDY_FRAME_HTTP_MAX_HEADERS, &f->http_max_headers);
+        return eddy__parse_size(value, 1, EDDY_FRAME_HTTP_MAX_HEADERS, &f->http_max_headers);
     if (strcmp(key, "http_max_target_size") == 0)
-        return parse_range(value, 1, INT_MAX, &f->http_max_target_size);
+        return eddy__parse_size(value, 1, INT_MAX, &f->http_max_target_size);
     if (strcmp(key, "http_header_timeout") == 0) {
         size_t v;
-        if (parse_range(value, 0, 86400000, &v) < 0) return -EDDY_EOPTION;
+        if (eddy__parse_size(value, 0, 86400000, &v) < 0) return -EDDY_EOPTION;
         f->http_header_timeout = v;
         return 0;
     }
@@ -184,11 +143,12 @@ int eddy_framing_set(eddy_framing_t *f, const char *key, const char *value)
         return 0;
     }
     if (strcmp(key, "package_length_offset") == 0)
-        return parse_size(value, &f->package_length_offset);
-    if (strcmp(key, "package_body_offset") == 0) return parse_size(value, &f->package_body_offset);
+        return eddy__parse_size(value, 0, SIZE_MAX, &f->package_length_offset);
+    if (strcmp(key, "package_body_offset") == 0)
+        return eddy__parse_size(value, 0, SIZE_MAX, &f->package_body_offset);
     if (strcmp(key, "package_max_length") == 0) {
         size_t v;
-        if (parse_size(value, &v) < 0 || v == 0) return -EDDY_EOPTION;
+        if (eddy__parse_size(value, 1, SIZE_MAX, &v) < 0) return -EDDY_EOPTION;
         f->package_max_length = v;
         return 0;
     }

@@ -1,8 +1,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
-#include <strings.h>
 
+#include "base/base_internal.h"
 #include "eddy/error.h"
 #include "eddy/options.h"
 
@@ -17,34 +17,6 @@ void eddy_port_options_init(eddy_port_options_t *o)
     o->linger_max_bytes = 1024 * 1024;
     o->close_flush_timeout = 10000;
     o->connect_timeout = 10000;
-}
-
-/* Plain decimal within [min, max]: strtoull would also take leading spaces,
- * a '+', and a '-' it silently negates. */
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (*s == '\0') return -EDDY_EOPTION;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9') return -EDDY_EOPTION;
-        uint64_t d = (uint64_t)(*s - '0');
-        if (d > max || v > (max - d) / 10) return -EDDY_EOPTION;
-        v = v * 10 + d;
-    }
-    if (v < min) return -EDDY_EOPTION;
-    *out = v;
-    return 0;
-}
-
-static int parse_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = {"1", "true", "on", "yes"};
-    static const char *const no[] = {"0", "false", "off", "no"};
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(s, yes[i]) == 0) return *out = true, 0;
-        if (strcasecmp(s, no[i]) == 0) return *out = false, 0;
-    }
-    return -EDDY_EOPTION;
 }
 
 typedef enum { OPT_BOOL, OPT_INT, OPT_SIZE, OPT_U64 } opt_type_t;
@@ -94,9 +66,9 @@ static const opt_desc_t options[] = {
 static int set_field(eddy_port_options_t *o, const opt_desc_t *d, const char *value)
 {
     char *field = (char *)o + d->offset;
-    if (d->type == OPT_BOOL) return parse_bool(value, (bool *)field);
+    if (d->type == OPT_BOOL) return eddy__parse_bool(value, (bool *)field);
     uint64_t v;
-    int rc = parse_u64(value, d->min, d->max, &v);
+    int rc = eddy__parse_uint(value, d->min, d->max, &v);
     if (rc < 0) return rc;
     switch (d->type) {
     case OPT_INT: *(int *)field = (int)v; break;

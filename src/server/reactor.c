@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/base_internal.h"
 #include "eddy/error.h"
 #include "eddy/log.h"
 #include "eddy/loop.h"
@@ -99,15 +100,9 @@ static rsession_t *rsession_of(reactor_t *r, eddy_session_t id)
 
 static int rsession_reserve(reactor_t *r, size_t fd)
 {
-    if (fd < r->nsessions) return 0;
-    size_t n = r->nsessions ? r->nsessions : 256;
-    while (n <= fd)
-        n *= 2;
-    rsession_t *a = realloc(r->sessions, n * sizeof *a);
+    rsession_t *a = eddy__grow_zeroed(r->sessions, &r->nsessions, sizeof *a, fd, 256);
     if (!a) return -ENOMEM;
-    memset(a + r->nsessions, 0, (n - r->nsessions) * sizeof *a);
     r->sessions = a;
-    r->nsessions = n;
     return 0;
 }
 

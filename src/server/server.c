@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include "base/base_internal.h"
 #include "eddy/error.h"
 #include "server_internal.h"
 
@@ -33,28 +34,6 @@ void eddy_server_options_init(eddy_server_options_t *o)
     o->max_wait_time = 3;
     o->log_level = eddy_log_get_level();
     eddy_port_options_init(&o->port);
-}
-
-static int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    if (!s || !isdigit((unsigned char)s[0])) return -EDDY_EOPTION;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end != '\0' || v < min || v > max) return -EDDY_EOPTION;
-    *out = v;
-    return 0;
-}
-
-static int parse_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = {"1", "true", "on", "yes"};
-    static const char *const no[] = {"0", "false", "off", "no"};
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(s, yes[i]) == 0) return *out = true, 0;
-        if (strcasecmp(s, no[i]) == 0) return *out = false, 0;
-    }
-    return -EDDY_EOPTION;
 }
 
 static int set_string(const char **field, const char *value)
@@ -83,7 +62,7 @@ static int set_number(eddy_server_options_t *o, const char *key, const char *val
         if (strcmp(key, keys[i].key) != 0) continue;
         *found = true;
         uint64_t v;
-        int rc = parse_uint(value, keys[i].min, keys[i].max, &v);
+        int rc = eddy__parse_uint(value, keys[i].min, keys[i].max, &v);
         if (rc < 0) return rc;
         switch (i) {
         case 0: o->worker_num = (int)v; break;
@@ -115,8 +94,8 @@ static int options_set(eddy_server_options_t *o, const char *key, const char *va
             return o->mode = EDDY_MODE_PROCESS, 0;
         return -EDDY_EOPTION;
     }
-    if (strcmp(key, "reload_async") == 0) return parse_bool(value, &o->reload_async);
-    if (strcmp(key, "daemonize") == 0) return parse_bool(value, &o->daemonize);
+    if (strcmp(key, "reload_async") == 0) return eddy__parse_bool(value, &o->reload_async);
+    if (strcmp(key, "daemonize") == 0) return eddy__parse_bool(value, &o->daemonize);
     if (strcmp(key, "pid_file") == 0) return set_string(&o->pid_file, value);
     if (strcmp(key, "log_file") == 0) return set_string(&o->log_file, value);
     if (strcmp(key, "user") == 0) return set_string(&o->user, value);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/base_internal.h"
 #include "eddy/error.h"
 #include "eddy/log.h"
 #include "eddy/loop.h"
@@ -45,14 +46,9 @@ static int session_reserve(eddy_server_t *s, size_t fd)
 {
     if (fd < s->nsessions) return 0;
     if (fd >= SESSION_FD_MAX) return -EMFILE;
-    size_t n = s->nsessions ? s->nsessions : 256;
-    while (n <= fd)
-        n *= 2;
-    session_slot_t *slots = realloc(s->sessions, n * sizeof *slots);
+    session_slot_t *slots = eddy__grow_zeroed(s->sessions, &s->nsessions, sizeof *slots, fd, 256);
     if (!slots) return -ENOMEM;
-    memset(slots + s->nsessions, 0, (n - s->nsessions) * sizeof *slots);
     s->sessions = slots;
-    s->nsessions = n;
     return 0;
 }
 

@@ -740,3 +740,15 @@ char *run_capture(const char *cmd, int *status)
     if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     return out;
 }
+
+char *http_app_curl(const http_app_t *a, int max_time, const char *args, const char *path)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "curl -sS --max-time %d %s 'http://127.0.0.1:%d%s' 2>&1", max_time,
+             args, a->port, path);
+    int status;
+    char *out = run_capture(cmd, &status);
+    if (status != 0) fprintf(stderr, "%s\n-> status %d\n%s\n", cmd, status, out);
+    CHECK_EQ(status, 0);
+    return out;
+}

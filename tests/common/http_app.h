@@ -95,5 +95,9 @@ bool http_reply_header(const http_reply_t *r, const char *name, char *out, size_
 
 /* Run a shell command, return its stdout (malloc'd) and exit status. */
 char *run_capture(const char *cmd, int *status);
+/* curl -sS --max-time MAX_TIME ARGS 'http://127.0.0.1:PORT PATH' 2>&1: what it
+ * printed (malloc'd); a non-zero exit is a failed CHECK, with the command and
+ * its output printed. */
+char *http_app_curl(const http_app_t *a, int max_time, const char *args, const char *path);
 
 #endif

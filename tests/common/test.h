@@ -39,6 +39,26 @@
         }                                                                                          \
     } while (0)
 
+/* A NUL-terminated text (a reply, a command's output) that must, or must
+ * not, contain needle; on failure the whole text is printed. */
+#define CHECK_CONTAINS(hay, needle)                                                                \
+    do {                                                                                           \
+        if (!strstr((hay), (needle))) {                                                            \
+            fprintf(stderr, "%s:%d: missing \"%s\" in:\n%s\n", __FILE__, __LINE__, (needle),       \
+                    (hay));                                                                        \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_LACKS(hay, needle)                                                                   \
+    do {                                                                                           \
+        if (strstr((hay), (needle))) {                                                             \
+            fprintf(stderr, "%s:%d: unexpected \"%s\" in:\n%s\n", __FILE__, __LINE__, (needle),    \
+                    (hay));                                                                        \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
 /* Run a test function and say so; a failing CHECK exits before "ok". */
 #define RUN(fn)                                                                                    \
     do {                                                                                           \

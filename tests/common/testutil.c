@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "test.h"
 #include "testutil.h"
 
 const char *test_program(const char *relative)
@@ -167,4 +168,32 @@ ssize_t test_read_line(int fd, char *buf, size_t max)
         }
     }
     return -1;
+}
+
+char *test_read_file(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *p = malloc(cap);
+    CHECK(p);
+    for (;;) {
+        if (cap - n < 4096) CHECK((p = realloc(p, cap *= 2)));
+        ssize_t k = read(fd, p + n, cap - n - 1);
+        CHECK(k >= 0);
+        if (k == 0) break;
+        n += (size_t)k;
+    }
+    close(fd);
+    p[n] = '\0';
+    if (len) *len = n;
+    return p;
+}
+
+void test_write_file(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    CHECK(fd >= 0);
+    CHECK_EQ(write(fd, data, len), (ssize_t)len);
+    close(fd);
 }

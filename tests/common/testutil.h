@@ -1,7 +1,8 @@
 /*
  * Helpers for integration tests: start an example server and learn its port
  * from its `listening on 127.0.0.1:PORT` line, stop it by PID, and talk to it
- * with plain blocking sockets that always have a timeout.
+ * with plain blocking sockets that always have a timeout; read and write
+ * whole files.
  */
 #ifndef EDDY_TESTUTIL_H
 #define EDDY_TESTUTIL_H
@@ -35,5 +36,12 @@ int test_write_all(int fd, const void *data, size_t len);
 size_t test_read_until_close(int fd, char *buf, size_t max, int *how);
 /* Read exactly one line (through '\n') into buf; returns its length or -1. */
 ssize_t test_read_line(int fd, char *buf, size_t max);
+
+/* A whole file, NUL-terminated (malloc'd), its length in *len (if not
+ * NULL); NULL if it cannot be opened. */
+char *test_read_file(const char *path, size_t *len);
+/* Create or truncate path (mode 0644) with len bytes of data; a failure is a
+ * failed CHECK. */
+void test_write_file(const char *path, const void *data, size_t len);
 
 #endif

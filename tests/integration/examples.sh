@@ -8,65 +8,10 @@
 # their "listening on 127.0.0.1:PORT" line) and stopped by PID.
 set -euo pipefail
 
-build=${EDDY_BUILD_DIR:?EDDY_BUILD_DIR must name the build directory}
+# shellcheck source=../common/lib.sh
+. "${EDDY_SOURCE_DIR:?EDDY_SOURCE_DIR must name the source directory}/tests/common/lib.sh"
 ex=$build/examples
-command -v python3 >/dev/null || { echo "examples.sh: python3 is required" >&2; exit 1; }
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$work"/*.out "$work"/*.err; do
-    [ -s "$f" ] && { echo "--- ${f##*/}" >&2; tail -n 20 "$f" >&2; }
-  done
-  exit 1
-}
-ok() { echo "ok: $*"; }
-
-# start NAME PROGRAM ARGS... — run in the background (stdout in NAME.out,
-# stderr in NAME.err) until it prints its listening line; sets PID and PORT.
-start() {
-  local name=$1
-  shift
-  : >"$work/$name.out" # exists before the first look below, however the fork is scheduled
-  "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  PID=$!
-  pids+=("$PID")
-  for _ in $(seq 200); do
-    PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$work/$name.out")
-    [ -n "$PORT" ] && return 0
-    kill -0 "$PID" 2>/dev/null || fail "$name exited before listening"
-    sleep 0.05
-  done
-  fail "$name printed no listening line within 10 s"
-}
-
-# wait_for PID SECONDS — wait for a child, killing it after SECONDS; sets STATUS.
-# (bash reaps children as they exit, so kill -0 fails once this one is gone.)
-wait_for() {
-  local pid=$1 i
-  for ((i = 0; i < $2 * 20; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  STATUS=0
-  wait "$pid" || STATUS=$?
-}
-
-# stop PID NAME — SIGTERM must end the server with status 0 within 10 s.
-stop() {
-  kill -TERM "$1"
-  wait_for "$1" 10
-  [ "$STATUS" -eq 0 ] || fail "$2 exited with status $STATUS after SIGTERM"
-  ok "$2 stopped on SIGTERM with status 0"
-}
+need python3
 
 # Python clients: plain blocking sockets with timeouts; each check exits 1 on a mismatch.
 cat >"$work/talk.py" <<'EOF'

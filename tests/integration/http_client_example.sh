@@ -9,46 +9,13 @@
 # are stopped by PID.
 set -euo pipefail
 
-build=${EDDY_BUILD_DIR:?EDDY_BUILD_DIR must name the build directory}
+# shellcheck source=../common/lib.sh
+. "${EDDY_SOURCE_DIR:?EDDY_SOURCE_DIR must name the source directory}/tests/common/lib.sh"
 client=$build/examples/http_client
-command -v python3 >/dev/null || { echo "http_client_example.sh: python3 is required" >&2; exit 1; }
+need python3
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$work"/*.out "$work"/*.err; do
-    [ -s "$f" ] && { echo "--- ${f##*/}" >&2; tail -n 20 "$f" >&2; }
-  done
-  exit 1
-}
-ok() { echo "ok: $*"; }
-
-# start NAME PATTERN COMMAND... — run in the background until its output
-# matches PATTERN (a sed expression printing the port); sets PID and PORT.
-start() {
-  local name=$1 pattern=$2
-  shift 2
-  : >"$work/$name.out" # exists before the background shell opens it, for the sed below
-  "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  PID=$!
-  pids+=("$PID")
-  for _ in $(seq 200); do
-    PORT=$(sed -n "$pattern" "$work/$name.out")
-    [ -n "$PORT" ] && return 0
-    kill -0 "$PID" 2>/dev/null || fail "$name exited before listening"
-    sleep 0.05
-  done
-  fail "$name printed no port within 10 s"
-}
-
-stop() {
+# kill_server PID — a Python server: SIGTERM, and no status to check.
+kill_server() {
   kill -TERM "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
 }
@@ -96,7 +63,7 @@ print("listening on 127.0.0.1:%d" % server.server_address[1], flush=True)
 server.serve_forever()
 EOF
 
-start keepalive 's/^listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' python3 -u "$work/keepalive.py"
+start keepalive python3 -u "$work/keepalive.py"
 ka_pid=$PID ka=$PORT
 
 run get "http://127.0.0.1:$ka/"
@@ -126,8 +93,8 @@ ok "-d, -H and -X"
 mkdir "$work/www" "$work/www/dir"
 printf 'file contents\n' >"$work/www/file.txt"
 printf 'in dir\n' >"$work/www/dir/index.html"
-start pyserver 's/^Serving HTTP on 127\.0\.0\.1 port \([0-9][0-9]*\) .*/\1/p' \
-  python3 -u -m http.server --bind 127.0.0.1 --directory "$work/www" 0
+START_PATTERN='s/^Serving HTTP on 127\.0\.0\.1 port \([0-9][0-9]*\) .*/\1/p' \
+  start pyserver python3 -u -m http.server --bind 127.0.0.1 --directory "$work/www" 0
 py_pid=$PID py=$PORT
 
 run http10 -n 3 "http://127.0.0.1:$py/file.txt"
@@ -147,7 +114,7 @@ run missing "http://127.0.0.1:$py/missing"
 grep -q '^HTTP/1.0 404 ' "$work/missing.out" || fail "the 404 status line is missing"
 ok "a 404 exits 0"
 
-stop "$py_pid"
+kill_server "$py_pid"
 run refused "http://127.0.0.1:$py/"
 [ "$RC" -eq 1 ] || fail "a refused connection exited with $RC"
 grep -q "GET http://127.0.0.1:$py/: Connection refused (ECONNREFUSED)" "$work/refused.err" || fail "no clear message for a refused connection"
@@ -201,5 +168,5 @@ if [ -z "${EDDY_SANITIZED:-}" ] && ! grep -q "EDDY_SANITIZE:BOOL=ON" "$build/CMa
   fi
 fi
 
-stop "$ka_pid"
+kill_server "$ka_pid"
 echo "all http_client example checks passed"

@@ -24,6 +24,7 @@
 
 #include "http_client_harness.h"
 #include "test.h"
+#include "testutil.h"
 
 #define FILE_SIZE (300 * 1024 + 11)
 
@@ -32,14 +33,6 @@ typedef struct python_server {
     int port;
     int out_fd;
 } python_server_t;
-
-static void write_file(const char *path, const char *data, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    CHECK(fd >= 0);
-    CHECK_EQ(write(fd, data, len), (ssize_t)len);
-    close(fd);
-}
 
 /* Start python3 -u -m http.server and read its port from the line it
  * prints; fail the test if none comes within 10 s. */
@@ -157,11 +150,11 @@ int main(void)
     }
     char path[512];
     snprintf(path, sizeof path, "%s/data.bin", dir);
-    write_file(path, file_bytes, FILE_SIZE);
+    test_write_file(path, file_bytes, FILE_SIZE);
     snprintf(path, sizeof path, "%s/sub", dir);
     CHECK_EQ(mkdir(path, 0755), 0);
     snprintf(path, sizeof path, "%s/sub/index.html", dir);
-    write_file(path, "<p>inside</p>\n", 14);
+    test_write_file(path, "<p>inside</p>\n", 14);
 
     python_server_t ps;
     python_start(&ps, dir);

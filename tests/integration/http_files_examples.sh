@@ -10,42 +10,10 @@
 # listening line, and must exit 0 on SIGTERM (SIGINT for one of them).
 set -euo pipefail
 
-build=${EDDY_BUILD_DIR:?EDDY_BUILD_DIR must name the build directory}
+# shellcheck source=../common/lib.sh
+. "${EDDY_SOURCE_DIR:?EDDY_SOURCE_DIR must name the source directory}/tests/common/lib.sh"
 ex=$build/examples
-command -v curl >/dev/null || { echo "http_files_examples.sh: curl is required" >&2; exit 1; }
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-start() { # start NAME ARGS... -> PID, PORT
-  local name=$1
-  shift
-  : >"$work/$name.out" # exists before the first look below, however the fork is scheduled
-  "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  PID=$!
-  pids+=("$PID")
-  for _ in $(seq 200); do
-    PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$work/$name.out")
-    [ -n "$PORT" ] && return 0
-    sleep 0.05
-  done
-  cat "$work/$name.err" >&2
-  fail "$name printed no listening line"
-}
-
-stop() { # stop NAME [SIGNAL]: SIGTERM (or SIGNAL), exit status 0 within 10 s
-  kill -"${2:-TERM}" "$PID"
-  local status=0
-  timeout 10 tail --pid="$PID" -f /dev/null || fail "$1 did not stop"
-  wait "$PID" || status=$?
-  [ "$status" -eq 0 ] || { cat "$work/$1.err" >&2; fail "$1 exited with $status"; }
-  echo "ok: $1 stopped cleanly"
-}
+need curl
 
 get() { curl -sS --max-time 10 "$@"; }
 
@@ -88,7 +56,7 @@ for mode in base process; do
   echo "$page" | tail -1 | grep -qx 404 || fail "$mode: missing: $page"
   echo "$page" | grep -q 'Not found: /missing.txt' || fail "$mode: missing page: $page"
   echo "$page" | grep -q '<a href="/data.bin">data.bin</a>' || fail "$mode: listing: $page"
-  stop http_static
+  stop "$PID" http_static
 
   # A prefix: the files under /files, the listing at /.
   start http_static_prefix "$ex/http_static" -d "$site" -P /files -p 0 -w 1 -m $mode
@@ -98,7 +66,7 @@ for mode in base process; do
   echo "$page" | tail -1 | grep -qx 200 || fail "$mode: prefix home: $page"
   echo "$page" | grep -q '<a href="/files/plain">plain</a>' || fail "$mode: prefix listing: $page"
   [ "$(get -o /dev/null -w '%{http_code}' "$base/data.bin")" = 404 ] || fail "$mode: outside the prefix"
-  stop http_static_prefix INT # Ctrl-C
+  stop "$PID" http_static_prefix INT # Ctrl-C
 
   # ---- uploads ----------------------------------------------------------------------
   up=$work/uploads-$mode
@@ -127,6 +95,6 @@ for mode in base process; do
   code=$(get -o /dev/null -w '%{http_code}' -H 'Content-Type: multipart/form-data; boundary=x' \
     --data-binary 'not multipart' "$base/upload")
   [ "$code" = 400 ] || fail "$mode: malformed gave $code"
-  stop http_upload
+  stop "$PID" http_upload
   echo "ok: http_static and http_upload in $mode mode"
 done

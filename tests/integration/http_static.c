@@ -20,50 +20,23 @@
 
 #include "http_app.h"
 #include "test.h"
+#include "testutil.h"
 
 static http_app_t app;
 static char top[64], root[128];
 
 #define SECRET "TOP SECRET: outside the document root"
 
-#define CONTAINS(hay, needle)                                                                      \
-    do {                                                                                           \
-        if (!strstr((hay), (needle))) {                                                            \
-            fprintf(stderr, "%s:%d: missing \"%s\" in:\n%s\n", __FILE__, __LINE__, (needle),       \
-                    (hay));                                                                        \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
-
-#define LACKS(hay, needle)                                                                         \
-    do {                                                                                           \
-        if (strstr((hay), (needle))) {                                                             \
-            fprintf(stderr, "%s:%d: unexpected \"%s\" in:\n%s\n", __FILE__, __LINE__, (needle),    \
-                    (hay));                                                                        \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
-
 static char *curl(const char *args, const char *path)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "curl -sS --max-time 10 %s 'http://127.0.0.1:%d%s' 2>&1", args,
-             app.port, path);
-    int status;
-    char *out = run_capture(cmd, &status);
-    if (status != 0) fprintf(stderr, "%s\n-> status %d\n%s\n", cmd, status, out);
-    CHECK_EQ(status, 0);
-    return out;
+    return http_app_curl(&app, 10, args, path);
 }
 
 static void put(const char *rel, const char *data, size_t len)
 {
     char path[256];
     snprintf(path, sizeof path, "%s/%s", root, rel);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    CHECK(fd >= 0);
-    CHECK_EQ(write(fd, data, len), (ssize_t)len);
-    close(fd);
+    test_write_file(path, data, len);
 }
 
 static char hello[101]; /* 100 bytes */
@@ -147,17 +120,17 @@ static void test_file(void)
 {
     uint64_t calls = http_app_calls(&app);
     char *out = curl("-i", "/hello.txt");
-    CONTAINS(out, "HTTP/1.1 200 OK\r\n");
-    CONTAINS(out, "\r\nContent-Type: text/plain; charset=utf-8\r\n");
-    CONTAINS(out, "\r\nContent-Length: 100\r\n");
-    CONTAINS(out, "\r\nAccept-Ranges: bytes\r\n");
-    CONTAINS(out, "\r\nETag: \"");
-    CONTAINS(out, "\r\nLast-Modified: ");
-    CONTAINS(out, "\r\nServer: eddy\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+    CHECK_CONTAINS(out, "\r\nContent-Type: text/plain; charset=utf-8\r\n");
+    CHECK_CONTAINS(out, "\r\nContent-Length: 100\r\n");
+    CHECK_CONTAINS(out, "\r\nAccept-Ranges: bytes\r\n");
+    CHECK_CONTAINS(out, "\r\nETag: \"");
+    CHECK_CONTAINS(out, "\r\nLast-Modified: ");
+    CHECK_CONTAINS(out, "\r\nServer: eddy\r\n");
     CHECK_STR(body_of(out), hello);
     free(out);
     out = curl("-i", "/style.css");
-    CONTAINS(out, "\r\nContent-Type: text/css; charset=utf-8\r\n");
+    CHECK_CONTAINS(out, "\r\nContent-Type: text/css; charset=utf-8\r\n");
     CHECK_STR(body_of(out), "body { color: red }\n");
     free(out);
     /* A symlink that stays inside is followed. */
@@ -179,8 +152,8 @@ static void test_file(void)
 static void test_index(void)
 {
     char *out = curl("-i", "/sub/");
-    CONTAINS(out, "HTTP/1.1 200 OK\r\n");
-    CONTAINS(out, "\r\nContent-Type: text/html; charset=utf-8\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+    CHECK_CONTAINS(out, "\r\nContent-Type: text/html; charset=utf-8\r\n");
     CHECK_STR(body_of(out), "<h1>sub index</h1>\n");
     free(out);
     out = curl("", "/sub");
@@ -188,10 +161,10 @@ static void test_index(void)
     free(out);
     /* A directory without an index is refused, not listed. */
     out = curl("-i", "/bare/");
-    CONTAINS(out, "HTTP/1.1 403 Forbidden\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 403 Forbidden\r\n");
     free(out);
     out = curl("-i", "/");
-    CONTAINS(out, "HTTP/1.1 403 Forbidden\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 403 Forbidden\r\n");
     free(out);
 }
 
@@ -204,60 +177,60 @@ static void test_conditional(void)
     free(out);
     snprintf(args, sizeof args, "-i -H 'If-None-Match: %s'", etag);
     out = curl(args, "/hello.txt");
-    CONTAINS(out, "HTTP/1.1 304 Not Modified\r\n");
-    CONTAINS(out, etag);
-    LACKS(out, "Content-Length");
+    CHECK_CONTAINS(out, "HTTP/1.1 304 Not Modified\r\n");
+    CHECK_CONTAINS(out, etag);
+    CHECK_LACKS(out, "Content-Length");
     CHECK_STR(body_of(out), "");
     free(out);
     snprintf(args, sizeof args, "-i -H 'If-None-Match: \"other\", W/%s'", etag);
     out = curl(args, "/hello.txt");
-    CONTAINS(out, "HTTP/1.1 304 Not Modified\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 304 Not Modified\r\n");
     free(out);
     snprintf(args, sizeof args, "-i -H 'If-Modified-Since: %s'", lm);
     out = curl(args, "/hello.txt");
-    CONTAINS(out, "HTTP/1.1 304 Not Modified\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 304 Not Modified\r\n");
     free(out);
     out = curl("-i -H 'If-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT'", "/hello.txt");
-    CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
     CHECK_STR(body_of(out), hello);
     free(out);
     out = curl("-i -H 'If-None-Match: \"nope\"'", "/hello.txt");
-    CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
     free(out);
     out = curl("-i -H 'If-Match: \"nope\"'", "/hello.txt");
-    CONTAINS(out, "HTTP/1.1 412 Precondition Failed\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 412 Precondition Failed\r\n");
     free(out);
     /* curl's own conditional GET: -z with a date in the future of the file. */
     out = curl("-i -z 'Sat, 01 Jan 2100 00:00:00 GMT'", "/hello.txt");
-    CONTAINS(out, "HTTP/1.1 304 Not Modified\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 304 Not Modified\r\n");
     free(out);
 }
 
 static void test_range(void)
 {
     char *out = curl("-i -r 0-9", "/hello.txt");
-    CONTAINS(out, "HTTP/1.1 206 Partial Content\r\n");
-    CONTAINS(out, "\r\nContent-Range: bytes 0-9/100\r\n");
-    CONTAINS(out, "\r\nContent-Length: 10\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 206 Partial Content\r\n");
+    CHECK_CONTAINS(out, "\r\nContent-Range: bytes 0-9/100\r\n");
+    CHECK_CONTAINS(out, "\r\nContent-Length: 10\r\n");
     CHECK_STR(body_of(out), "0123456789");
     free(out);
     out = curl("-i -H 'Range: bytes=-5'", "/hello.txt");
-    CONTAINS(out, "HTTP/1.1 206 Partial Content\r\n");
-    CONTAINS(out, "\r\nContent-Range: bytes 95-99/100\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 206 Partial Content\r\n");
+    CHECK_CONTAINS(out, "\r\nContent-Range: bytes 95-99/100\r\n");
     CHECK_STR(body_of(out), hello + 95);
     free(out);
     out = curl("-i -H 'Range: bytes=90-'", "/hello.txt");
-    CONTAINS(out, "\r\nContent-Range: bytes 90-99/100\r\n");
+    CHECK_CONTAINS(out, "\r\nContent-Range: bytes 90-99/100\r\n");
     CHECK_STR(body_of(out), hello + 90);
     free(out);
     out = curl("-i -H 'Range: bytes=1000000-'", "/hello.txt");
-    CONTAINS(out, "HTTP/1.1 416 Range Not Satisfiable\r\n");
-    CONTAINS(out, "\r\nContent-Range: bytes */100\r\n");
-    LACKS(out, hello);
+    CHECK_CONTAINS(out, "HTTP/1.1 416 Range Not Satisfiable\r\n");
+    CHECK_CONTAINS(out, "\r\nContent-Range: bytes */100\r\n");
+    CHECK_LACKS(out, hello);
     free(out);
     /* Two ranges: the whole file. */
     out = curl("-i -H 'Range: bytes=0-1,5-6'", "/hello.txt");
-    CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
     CHECK_STR(body_of(out), hello);
     free(out);
     /* A range in the middle of a big file, at an offset sendfile must honour. */
@@ -269,10 +242,10 @@ static void test_range(void)
 static void test_head(void)
 {
     char *out = curl("-I", "/hello.txt");
-    CONTAINS(out, "HTTP/1.1 200 OK\r\n");
-    CONTAINS(out, "\r\nContent-Length: 100\r\n");
-    CONTAINS(out, "\r\nContent-Type: text/plain; charset=utf-8\r\n");
-    CONTAINS(out, "\r\nETag: \"");
+    CHECK_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+    CHECK_CONTAINS(out, "\r\nContent-Length: 100\r\n");
+    CHECK_CONTAINS(out, "\r\nContent-Type: text/plain; charset=utf-8\r\n");
+    CHECK_CONTAINS(out, "\r\nETag: \"");
     CHECK_STR(body_of(out), "");
     free(out);
     /* Over a raw socket: exactly the head, then the next answer. */
@@ -283,7 +256,7 @@ static void test_head(void)
     http_reply_t r;
     CHECK_EQ(http_client_read(&c, &r, true), 0);
     CHECK_EQ(r.status, 200);
-    CONTAINS(r.head, "Content-Length: 200000\r\n");
+    CHECK_CONTAINS(r.head, "Content-Length: 200000\r\n");
     http_reply_free(&r);
     CHECK_EQ(http_client_read(&c, &r, false), 0);
     CHECK_EQ(r.status, 200);
@@ -295,17 +268,17 @@ static void test_head(void)
 static void test_no_compression(void)
 {
     char *out = curl("-i -H 'Accept-Encoding: gzip' -r 0-99", "/big.txt");
-    CONTAINS(out, "HTTP/1.1 206 Partial Content\r\n");
-    LACKS(out, "Content-Encoding");
+    CHECK_CONTAINS(out, "HTTP/1.1 206 Partial Content\r\n");
+    CHECK_LACKS(out, "Content-Encoding");
     CHECK_EQ(strlen(body_of(out)), 100);
     free(out);
     out = curl("-D - -o /dev/null -H 'Accept-Encoding: gzip'", "/big.txt");
-    CONTAINS(out, "\r\nContent-Length: 200000\r\n");
-    LACKS(out, "Content-Encoding");
+    CHECK_CONTAINS(out, "\r\nContent-Length: 200000\r\n");
+    CHECK_LACKS(out, "Content-Encoding");
     free(out);
     /* A dynamic answer of the same type still is. */
     out = curl("-D - -o /dev/null -H 'Accept-Encoding: gzip'", "/big");
-    CONTAINS(out, "Content-Encoding: gzip\r\n");
+    CHECK_CONTAINS(out, "Content-Encoding: gzip\r\n");
     free(out);
 }
 
@@ -316,16 +289,16 @@ static void test_fall_through(void)
     CHECK_STR(out, "Hello, World!");
     free(out);
     out = curl("-i", "/missing.txt");
-    CONTAINS(out, "HTTP/1.1 404 Not Found\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 404 Not Found\r\n");
     free(out);
     /* Other methods never reach the files. */
     out = curl("-i -X POST --data x=1", "/hello.txt");
-    CONTAINS(out, "HTTP/1.1 404 Not Found\r\n");
-    LACKS(out, hello);
+    CHECK_CONTAINS(out, "HTTP/1.1 404 Not Found\r\n");
+    CHECK_LACKS(out, hello);
     free(out);
     /* A trailing slash after a file is no file. */
     out = curl("-i", "/hello.txt/");
-    CONTAINS(out, "HTTP/1.1 404 Not Found\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 404 Not Found\r\n");
     free(out);
     CHECK_EQ(http_app_calls(&app), calls + 4);
 }
@@ -349,7 +322,7 @@ static void test_escape(void)
     };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         char *out = curl("-i --path-as-is", paths[i]);
-        LACKS(out, "TOP SECRET");
+        CHECK_LACKS(out, "TOP SECRET");
         if (!strstr(out, "HTTP/1.1 403 Forbidden\r\n") &&
             !strstr(out, "HTTP/1.1 404 Not Found\r\n")) {
             fprintf(stderr, "%s: neither 403 nor 404:\n%s\n", paths[i], out);
@@ -358,10 +331,10 @@ static void test_escape(void)
         free(out);
     }
     char *out = curl("-i --path-as-is", "/../secret.txt");
-    CONTAINS(out, "HTTP/1.1 403 Forbidden\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 403 Forbidden\r\n");
     free(out);
     out = curl("-i", "/link_out");
-    CONTAINS(out, "HTTP/1.1 403 Forbidden\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 403 Forbidden\r\n");
     free(out);
     /* Raw requests: as written on the wire, no client normalising them. */
     const char *raw[] = {
@@ -393,13 +366,13 @@ static void test_escape(void)
 static void test_mounted(void)
 {
     char *out = curl("-i", "/mount/hello.txt");
-    CONTAINS(out, "HTTP/1.1 200 OK\r\n");
-    CONTAINS(out, "\r\nCache-Control: max-age=60\r\n");
-    CONTAINS(out, "\r\nContent-Type: text/plain; charset=utf-8\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+    CHECK_CONTAINS(out, "\r\nCache-Control: max-age=60\r\n");
+    CHECK_CONTAINS(out, "\r\nContent-Type: text/plain; charset=utf-8\r\n");
     CHECK_STR(body_of(out), hello);
     free(out);
     out = curl("-i -r 10-19", "/mount/hello.txt");
-    CONTAINS(out, "HTTP/1.1 206 Partial Content\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 206 Partial Content\r\n");
     CHECK_STR(body_of(out), "abcdefghij");
     free(out);
     out = curl("", "/mount/sub/");
@@ -410,17 +383,17 @@ static void test_mounted(void)
     free(out);
     /* The helper answers 404 itself. */
     out = curl("-i", "/mount/nothing");
-    CONTAINS(out, "HTTP/1.1 404 Not Found\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 404 Not Found\r\n");
     free(out);
     const char *bad[] = {"/mount/../secret.txt", "/mount/%2e%2e/secret.txt", "/mount/link_out",
                          "/mount/..%2f..%2fsecret.txt"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         out = curl("-i --path-as-is", bad[i]);
-        LACKS(out, "TOP SECRET");
+        CHECK_LACKS(out, "TOP SECRET");
         free(out);
     }
     out = curl("-i --path-as-is", "/mount/%2e%2e/secret.txt");
-    CONTAINS(out, "HTTP/1.1 403 Forbidden\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 403 Forbidden\r\n");
     free(out);
 }
 
@@ -449,17 +422,17 @@ static void test_prefix(void)
     CHECK_STR(out, "<h1>sub index</h1>\n");
     free(out);
     out = curl("-i", "/hello.txt");
-    CONTAINS(out, "HTTP/1.1 404 Not Found\r\n"); /* the router's */
-    LACKS(out, hello);
+    CHECK_CONTAINS(out, "HTTP/1.1 404 Not Found\r\n"); /* the router's */
+    CHECK_LACKS(out, hello);
     free(out);
     out = curl("-i", "/assetshello.txt");
-    CONTAINS(out, "HTTP/1.1 404 Not Found\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 404 Not Found\r\n");
     free(out);
     out = curl("-i --path-as-is", "/assets/../secret.txt");
-    CONTAINS(out, "HTTP/1.1 403 Forbidden\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 403 Forbidden\r\n");
     free(out);
     out = curl("-i", "/assets");
-    CONTAINS(out, "HTTP/1.1 403 Forbidden\r\n"); /* the root: no index.html */
+    CHECK_CONTAINS(out, "HTTP/1.1 403 Forbidden\r\n"); /* the root: no index.html */
     free(out);
     http_app_stop(&app);
     /* With index files of our choosing. */
@@ -469,7 +442,7 @@ static void test_prefix(void)
         "index.html, start.htm", NULL};
     http_app_start(&app, options2);
     out = curl("-i", "/bare/");
-    CONTAINS(out, "\r\nContent-Type: text/html; charset=utf-8\r\n");
+    CHECK_CONTAINS(out, "\r\nContent-Type: text/html; charset=utf-8\r\n");
     CHECK_STR(body_of(out), "start\n");
     free(out);
     http_app_stop(&app);

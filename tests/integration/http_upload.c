@@ -22,31 +22,16 @@
 
 #include "http_app.h"
 #include "test.h"
+#include "testutil.h"
 
 static http_app_t app;
 static char work[64], tmpdir[128], small[128], mib[128], toobig[128], body[128], keep[128];
 
 #define MAX_FILESIZE (1536 * 1024) /* 1.5 MiB */
 
-#define CONTAINS(hay, needle)                                                                      \
-    do {                                                                                           \
-        if (!strstr((hay), (needle))) {                                                            \
-            fprintf(stderr, "%s:%d: missing \"%s\" in:\n%s\n", __FILE__, __LINE__, (needle),       \
-                    (hay));                                                                        \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
-
 static char *curl(const char *args, const char *path)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "curl -sS --max-time 20 %s 'http://127.0.0.1:%d%s' 2>&1", args,
-             app.port, path);
-    int status;
-    char *out = run_capture(cmd, &status);
-    if (status != 0) fprintf(stderr, "%s\n-> status %d\n%s\n", cmd, status, out);
-    CHECK_EQ(status, 0);
-    return out;
+    return http_app_curl(&app, 20, args, path);
 }
 
 static uint64_t fnv1a(const char *data, size_t len)
@@ -55,30 +40,6 @@ static uint64_t fnv1a(const char *data, size_t len)
     for (size_t i = 0; i < len; i++)
         h = (h ^ (unsigned char)data[i]) * 0x100000001b3ull;
     return h;
-}
-
-static void write_file(const char *path, const char *data, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    CHECK(fd >= 0);
-    CHECK_EQ(write(fd, data, len), (ssize_t)len);
-    close(fd);
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *p = malloc(cap);
-    CHECK(p);
-    for (size_t k; (k = fread(p + n, 1, cap - n, f)) > 0;) {
-        n += k;
-        if (n == cap) CHECK((p = realloc(p, cap *= 2)));
-    }
-    fclose(f);
-    *len = n;
-    return p;
 }
 
 /* Bytes of every value, CR, LF and "--" among them. */
@@ -109,14 +70,14 @@ static void make_files(void)
     char text[1000];
     for (size_t i = 0; i < sizeof text; i++)
         text[i] = "small file\r\n--"[i % 14];
-    write_file(small, text, sizeof text);
+    test_write_file(small, text, sizeof text);
     sum_small = fnv1a(text, sizeof text);
     char *p = random_bytes(1024 * 1024, 7);
-    write_file(mib, p, 1024 * 1024);
+    test_write_file(mib, p, 1024 * 1024);
     sum_mib = fnv1a(p, 1024 * 1024);
     free(p);
     p = random_bytes(MAX_FILESIZE + 1, 9);
-    write_file(toobig, p, MAX_FILESIZE + 1);
+    test_write_file(toobig, p, MAX_FILESIZE + 1);
     free(p);
 }
 
@@ -161,20 +122,20 @@ static void test_fields_and_files(void)
              "-F 'big=@%s' -F 'empty='",
              small, mib);
     char *out = curl(args, "/upload");
-    CONTAINS(out, "form.field=value\n");
-    CONTAINS(out, "form.note=h\xc3\xa9llo, world\n");
-    CONTAINS(out, "form.empty=\n");
+    CHECK_CONTAINS(out, "form.field=value\n");
+    CHECK_CONTAINS(out, "form.note=h\xc3\xa9llo, world\n");
+    CHECK_CONTAINS(out, "form.empty=\n");
     snprintf(want, sizeof want,
              "file.small filename=small.txt type=text/plain size=1000 sum=%016llx mode=600 "
              "tmp=%s/eddy-upload-",
              (unsigned long long)sum_small, tmpdir);
-    CONTAINS(out, want);
+    CHECK_CONTAINS(out, want);
     snprintf(want, sizeof want,
              "file.big filename=one_mib.bin type=application/octet-stream size=1048576 "
              "sum=%016llx mode=600 tmp=%s/eddy-upload-",
              (unsigned long long)sum_mib, tmpdir);
-    CONTAINS(out, want);
-    CONTAINS(out, "files=2\n");
+    CHECK_CONTAINS(out, want);
+    CHECK_CONTAINS(out, "files=2\n");
     free(out);
     /* Removed before the answer left: nothing is there once curl has it. */
     EXPECT_EMPTY_TMP();
@@ -187,10 +148,10 @@ static void test_fields_and_files(void)
     free(out);
     snprintf(path, sizeof path, "%s/out1", work);
     size_t len;
-    char *got = read_file(path, &len);
+    char *got = test_read_file(path, &len);
     CHECK(got);
-    CONTAINS(got, "file.a filename=second.txt");
-    CONTAINS(got, "files=2\n");
+    CHECK_CONTAINS(got, "file.a filename=second.txt");
+    CHECK_CONTAINS(got, "files=2\n");
     free(got);
     EXPECT_EMPTY_TMP();
 }
@@ -201,30 +162,30 @@ static void test_too_big(void)
     char args[512];
     snprintf(args, sizeof args, "-i -F x=1 -F 'f=@%s'", toobig);
     char *out = curl(args, "/upload");
-    CONTAINS(out, "HTTP/1.1 413 Content Too Large\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 413 Content Too Large\r\n");
     free(out);
     EXPECT_EMPTY_TMP();
     /* A complete file first, then one too big: neither stays. */
     snprintf(args, sizeof args, "-i -F 'ok=@%s' -F 'f=@%s'", small, toobig);
     out = curl(args, "/upload");
-    CONTAINS(out, "HTTP/1.1 413 Content Too Large\r\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 413 Content Too Large\r\n");
     free(out);
     EXPECT_EMPTY_TMP();
     CHECK_EQ(http_app_calls(&app), calls);
     /* At the limit exactly: accepted. */
     size_t len;
-    char *p = read_file(toobig, &len);
+    char *p = test_read_file(toobig, &len);
     CHECK(p);
     char edge[160];
     snprintf(edge, sizeof edge, "%s/edge.bin", work);
-    write_file(edge, p, MAX_FILESIZE);
+    test_write_file(edge, p, MAX_FILESIZE);
     char want[128];
     snprintf(want, sizeof want, "size=%d sum=%016llx", MAX_FILESIZE,
              (unsigned long long)fnv1a(p, MAX_FILESIZE));
     free(p);
     snprintf(args, sizeof args, "-F 'f=@%s'", edge);
     out = curl(args, "/upload");
-    CONTAINS(out, want);
+    CHECK_CONTAINS(out, want);
     free(out);
     EXPECT_EMPTY_TMP();
 }
@@ -232,7 +193,7 @@ static void test_too_big(void)
 /* POST body (written to a file) with the given boundary; returns curl -i's output. */
 static char *post_raw(const char *content_type, const char *data)
 {
-    write_file(body, data, strlen(data));
+    test_write_file(body, data, strlen(data));
     char args[512];
     snprintf(args, sizeof args, "-i -H 'Content-Type: %s' --data-binary @%s", content_type, body);
     return curl(args, "/upload");
@@ -270,8 +231,8 @@ static void test_malformed(void)
     CHECK_EQ(http_app_calls(&app), calls);
     /* Not form-data: the handler gets the body as it is. */
     char *out = post_raw("multipart/mixed; boundary=XyZ", "--XyZ--\r\n");
-    CONTAINS(out, "HTTP/1.1 200 OK\r\n");
-    CONTAINS(out, "files=0\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+    CHECK_CONTAINS(out, "files=0\n");
     free(out);
     CHECK_EQ(http_app_calls(&app), calls + 1);
 }
@@ -292,23 +253,23 @@ static void test_odd_parts(void)
         "\r\n\xc3\xa9\r\n"
         "--b o\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nline 1\r\nline 2\r\n"
         "--b o--\r\nepilogue");
-    CONTAINS(out, "HTTP/1.1 200 OK\r\n");
-    CONTAINS(out, "form.text=line 1\r\nline 2\n");
-    CONTAINS(out, "file.evil filename=../../etc/x type=(none) size=10 ");
+    CHECK_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+    CHECK_CONTAINS(out, "form.text=line 1\r\nline 2\n");
+    CHECK_CONTAINS(out, "file.evil filename=../../etc/x type=(none) size=10 ");
     char want[256];
     snprintf(want, sizeof want, "tmp=%s/eddy-upload-", tmpdir);
-    CONTAINS(out, want);
-    CONTAINS(out, "file.utf filename=\xc3\xa9t\xc3\xa9.txt type=(none) size=2 ");
-    CONTAINS(out, "files=2\n");
+    CHECK_CONTAINS(out, want);
+    CHECK_CONTAINS(out, "file.utf filename=\xc3\xa9t\xc3\xa9.txt type=(none) size=2 ");
+    CHECK_CONTAINS(out, "files=2\n");
     free(out);
     out = post_raw("multipart/form-data; boundary=XyZ", "--XyZ--\r\n");
-    CONTAINS(out, "HTTP/1.1 200 OK\r\n");
-    CONTAINS(out, "files=0\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+    CHECK_CONTAINS(out, "files=0\n");
     free(out);
     /* No body at all: no form, and no error either. */
     out = post_raw("multipart/form-data; boundary=XyZ", "");
-    CONTAINS(out, "HTTP/1.1 200 OK\r\n");
-    CONTAINS(out, "files=0\n");
+    CHECK_CONTAINS(out, "HTTP/1.1 200 OK\r\n");
+    CHECK_CONTAINS(out, "files=0\n");
     free(out);
     EXPECT_EMPTY_TMP();
 }
@@ -322,7 +283,7 @@ static void test_move(void)
     CHECK_STR(out, "move=0\n");
     free(out);
     size_t len;
-    char *got = read_file(keep, &len);
+    char *got = test_read_file(keep, &len);
     CHECK(got);
     CHECK_EQ(len, 1024 * 1024);
     CHECK_EQ(fnv1a(got, len), sum_mib);

@@ -328,21 +328,8 @@ static void tsrv_start(tsrv_t *t, int verbose, ...) /* int: va_start needs an un
 
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return strdup("");
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    CHECK(buf != NULL);
-    for (size_t n; (n = fread(buf + len, 1, cap - len - 1, f)) > 0;) {
-        len += n;
-        if (cap - len < 2) {
-            buf = realloc(buf, cap *= 2);
-            CHECK(buf != NULL);
-        }
-    }
-    buf[len] = '\0';
-    fclose(f);
-    return buf;
+    char *s = test_read_file(path, NULL);
+    return s ? s : strdup("");
 }
 
 /* Lines of the events file that start with prefix. */
@@ -959,18 +946,19 @@ static void test_kill_worker_under_load(void)
     tsrv_stop(&t, 3000);
 }
 
-static long vm_rss_kb(pid_t pid)
+/* The number after "NAME:" in /proc/PID/status (VmRSS in kB, the real Uid
+ * first of the four), or -1. */
+static long proc_status(pid_t pid, const char *name)
 {
-    char path[64], buf[4096];
+    char path[64], key[32];
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    buf[n] = '\0';
-    char *p = strstr(buf, "VmRSS:");
-    return p ? atol(p + 6) : -1;
+    snprintf(key, sizeof key, "\n%s:", name);
+    char *buf = test_read_file(path, NULL);
+    if (!buf) return -1;
+    char *p = strstr(buf, key);
+    long v = p ? atol(p + strlen(key)) : -1;
+    free(buf);
+    return v;
 }
 
 /* A client that sends requests for 64 KiB replies and never reads: the
@@ -992,7 +980,7 @@ static void test_flood_bounded(void)
     int how;
     CHECK_EQ(test_read_until_close(fd, got, sizeof got, &how), 200000);
     close(fd);
-    long base = vm_rss_kb(worker);
+    long base = proc_status(worker, "VmRSS");
     CHECK(base > 0);
 
     /* 3000 requests for 64 KiB each: 192 MiB if the worker queued them all. */
@@ -1009,7 +997,7 @@ static void test_flood_bounded(void)
             ssize_t w = send(fd, reqs + off, sizeof reqs - off, MSG_DONTWAIT | MSG_NOSIGNAL);
             if (w > 0) off += (size_t)w;
         }
-        long rss = vm_rss_kb(worker);
+        long rss = proc_status(worker, "VmRSS");
         if (rss > peak) peak = rss;
         if (ev_count(&t, "close") > 0) break;
         usleep(20000);
@@ -1473,20 +1461,6 @@ static void read_text(const char *path, char *out, size_t max)
     out[strcspn(out, "\n")] = '\0';
 }
 
-static int proc_uid(pid_t pid)
-{
-    char path[64], buf[4096];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    buf[n] = '\0';
-    char *p = strstr(buf, "\nUid:");
-    return p ? atoi(p + 5) : -1;
-}
-
 /* daemonize + pid_file + user/group (when the test runs as root): the
  * master detaches (the process that called eddy_server_start returns at
  * once), names itself in the pid file, and every process of the tree runs
@@ -1526,9 +1500,9 @@ static void test_daemonize_user(void)
         CHECK_STR(text, "eddy: manager");
     }
     if (root) {
-        CHECK_EQ(proc_uid(master), 65534);
-        CHECK_EQ(proc_uid(w0), 65534);
-        CHECK_EQ(proc_uid(current_pid(&t, 1)), 65534);
+        CHECK_EQ(proc_status(master, "Uid"), 65534);
+        CHECK_EQ(proc_status(w0, "Uid"), 65534);
+        CHECK_EQ(proc_status(current_pid(&t, 1), "Uid"), 65534);
     }
     who_t w;
     close(connect_who(&t, &w));

@@ -7,41 +7,9 @@
 # must exit 0.
 set -euo pipefail
 
-build=${EDDY_BUILD_DIR:?EDDY_BUILD_DIR must name the build directory}
+# shellcheck source=../common/lib.sh
+. "${EDDY_SOURCE_DIR:?EDDY_SOURCE_DIR must name the source directory}/tests/common/lib.sh"
 ex=$build/examples
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-start() { # start NAME ARGS... -> PID, PORT
-  local name=$1
-  shift
-  : >"$work/$name.out" # exists before the first look below, however the fork is scheduled
-  "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  PID=$!
-  pids+=("$PID")
-  for _ in $(seq 200); do
-    PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$work/$name.out")
-    [ -n "$PORT" ] && return 0
-    sleep 0.05
-  done
-  cat "$work/$name.err" >&2
-  fail "$name printed no listening line"
-}
-
-stop() { # stop NAME: SIGTERM, exit status 0 within 10 s
-  kill -TERM "$PID"
-  local status=0
-  timeout 10 tail --pid="$PID" -f /dev/null || fail "$1 did not stop"
-  wait "$PID" || status=$?
-  [ "$status" -eq 0 ] || { cat "$work/$1.err" >&2; fail "$1 exited with $status"; }
-  echo "ok: $1 stopped cleanly"
-}
 
 for mode in base process; do
 start server "$ex/server" -p 0 -P 0 -w 2 -t 1 -m $mode
@@ -71,7 +39,7 @@ while len(got) < 4 + len(body):
 assert got == struct.pack("!I", len(body)) + body
 print("ok: server (%s mode) echoes lines, answers WHO and TASK, echoes length-framed packets" % mode)
 PY
-stop server
+stop "$PID" server
 done
 
 start task_worker "$ex/task_worker" -p 0 -w 2 -t 2
@@ -86,7 +54,7 @@ lines = sorted(got.decode().splitlines())
 assert lines == ["fib(10) = 55", "fib(20) = 6765", "fib(90) = 2880067194370816120"], lines
 print("ok: task_worker answers through task workers, async and taskwait")
 PY
-stop task_worker
+stop "$PID" task_worker
 
 start broadcast "$ex/broadcast" -p 0 -w 2
 python3 - "$PORT" <<'PY'
@@ -109,4 +77,4 @@ for c in clients:
     assert got == b"hello room\n", got
 print("ok: broadcast reaches all 8 clients")
 PY
-stop broadcast
+stop "$PID" broadcast

@@ -226,7 +226,7 @@ static long flood_growth(const char *max_queued, size_t *sent)
     int busy = test_connect(t.port, 3000);
     who_t w;
     CHECK_EQ(who(busy, &w), 0);
-    long base = vm_rss_kb(t.pid);
+    long base = proc_status(t.pid, "VmRSS");
     /* Busy for longer than the flood lasts, even on a loaded machine. */
     CHECK_EQ(test_write_all(busy, "SPIN 3500\n", 10), 0);
     usleep(50000);
@@ -245,7 +245,7 @@ static long flood_growth(const char *max_queued, size_t *sent)
     long peak = base, t0 = now_ms();
     while (now_ms() - t0 < 1500) {
         fill(lines, sizeof lines, &off, fd);
-        long rss = vm_rss_kb(t.pid);
+        long rss = proc_status(t.pid, "VmRSS");
         if (rss > peak) peak = rss;
         usleep(1000);
     }
@@ -278,7 +278,7 @@ static void test_reply_flood(void)
     tsrv_start(&t, false, "worker_num", "1", "socket_buffer_size", "262144", "close_flush_timeout",
                "1000", NULL);
     CHECK(ev_wait(&t, "wstart", 1, 5000));
-    long base = vm_rss_kb(t.pid);
+    long base = proc_status(t.pid, "VmRSS");
     int fd = test_connect(t.port, 3000);
     static char reqs[3000 * 10];
     for (int i = 0; i < 3000; i++)
@@ -287,7 +287,7 @@ static void test_reply_flood(void)
     long peak = base, t0 = now_ms();
     while (now_ms() - t0 < 3000 && ev_count(&t, "close") == 0) {
         fill(reqs, sizeof reqs, &off, fd);
-        long rss = vm_rss_kb(t.pid);
+        long rss = proc_status(t.pid, "VmRSS");
         if (rss > peak) peak = rss;
         usleep(20000);
     }

@@ -6,42 +6,25 @@
 # against an echo_server that leaked 100 bytes per line: status 99, FAIL.
 set -euo pipefail
 
-build=${EDDY_BUILD_DIR:?EDDY_BUILD_DIR must name the build directory}
+# shellcheck source=../common/lib.sh
+. "${EDDY_SOURCE_DIR:?EDDY_SOURCE_DIR must name the source directory}/tests/common/lib.sh"
 if [ -n "${EDDY_SANITIZED:-}" ] || grep -q "EDDY_SANITIZE:BOOL=ON" "$build/CMakeCache.txt"; then
   echo "skipped: sanitizer build"
   exit 0
 fi
-command -v valgrind >/dev/null || { echo "valgrind.sh: valgrind is required" >&2; exit 1; }
-
-work=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+need valgrind
 
 # check NAME CLIENT PROGRAM ARGS... — CLIENT is a shell command run with PORT set.
 check() {
   local name=$1 client=$2
   shift 2
-  : >"$work/$name.out" # exists before the first look below, however the fork is scheduled
-  valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
+  START_WAIT=20 start "$name" valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
     --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --track-fds=yes \
-    --log-file="$work/$name.%p.vg" "$@" >"$work/$name.out" 2>&1 &
-  pid=$!
-  local port=
-  for _ in $(seq 400); do
-    port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$work/$name.out")
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  [ -n "$port" ] || { cat "$work/$name.out" "$work/$name".*.vg >&2; echo "FAIL: $name did not start" >&2; exit 1; }
-  PORT=$port bash -c "$client"
-  kill -TERM "$pid"
+    --log-file="$work/$name.%p.vg" "$@"
+  PORT=$PORT bash -c "$client"
+  kill -TERM "$PID"
   local status=0
-  wait "$pid" || status=$?
-  pid=
+  wait "$PID" || status=$?
   sleep 0.5 # forked workers write their reports as they exit
   # One log per process (workers fork). Descriptors the harness passed in are
   # not ours; any other open one is a leak, and so is any error in a child.

@@ -13,6 +13,7 @@
 
 #include "eddy/log.h"
 #include "test.h"
+#include "testutil.h"
 
 static char dir[4096];
 
@@ -24,26 +25,10 @@ static void path_in_dir(char *out, size_t cap, const char *name)
 /* Whole file as a NUL-terminated string (empty if missing). */
 static char *slurp(const char *path, size_t *len_out)
 {
-    size_t cap = 4096, len = 0;
-    char *s = malloc(cap);
-    CHECK(s != NULL);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        for (;;) {
-            if (cap - len < 4096) {
-                cap *= 2;
-                s = realloc(s, cap);
-                CHECK(s != NULL);
-            }
-            ssize_t n = read(fd, s + len, cap - len - 1);
-            CHECK(n >= 0);
-            if (n == 0) break;
-            len += (size_t)n;
-        }
-        close(fd);
-    }
-    s[len] = '\0';
-    if (len_out) *len_out = len;
+    char *s = test_read_file(path, len_out);
+    if (s) return s;
+    if (len_out) *len_out = 0;
+    CHECK((s = strdup("")));
     return s;
 }
 
