@@ -5,7 +5,10 @@
  *
  * Input layout (the stream is whatever follows the header):
  *   [0]      mode: raw, eof_check, eof_split, length, length function
- *   [1]      package_eof length - 1 (low 3 bits), then that many EOF bytes
+ *   [1]      package_eof length - 1 (low 3 bits), then that many EOF bytes;
+ *            the high bit selects HTTP mode instead of [0]'s, with
+ *            http_max_target_size 1 + 4 * [+0], http_max_header_size
+ *            16 + 8 * [+1], http_max_headers 1 + [+2] % 16
  *   [+0]     package_length_type (index into "cCsSnNvVlLqQ")
  *   [+1]     package_length_offset (0..7)
  *   [+2]     package_body_offset (0..23)
@@ -151,10 +154,41 @@ static ssize_t ref_header(const eddy_framing_t *f, const char *d, size_t len)
     return len < total ? 0 : (ssize_t)total;
 }
 
+/* HTTP: the head parsed from scratch, the chunked body decoded in a copy. */
+static ssize_t ref_http(const eddy_framing_t *f, const char *d, size_t len)
+{
+    eddy_http1_header_t headers[EDDY_FRAME_HTTP_MAX_HEADERS];
+    eddy_http1_request_t req = {.headers = headers, .max_headers = f->http_max_headers};
+    eddy_http1_limits_t limits;
+    eddy_framing_http_limits(f, &limits);
+    int n = eddy_http1_parse_request(d, len, 0, &req, &limits);
+    if (n == EDDY_HTTP1_INCOMPLETE) return 0;
+    if (n < 0) return -EDDY_EHTTP_PARSE;
+    size_t head = (size_t)n;
+    if (req.body == EDDY_HTTP1_BODY_NONE) return (ssize_t)head;
+    if (req.body == EDDY_HTTP1_BODY_LENGTH)
+        return len - head < req.content_length ? 0 : (ssize_t)(head + req.content_length);
+    size_t blen = len - head;
+    char *copy = malloc(blen ? blen : 1);
+    ASSERT(copy);
+    memcpy(copy, d + head, blen);
+    eddy_http1_chunked_t dec;
+    eddy_http1_chunked_init(&dec, &limits);
+    size_t out = blen;
+    ssize_t r = eddy_http1_chunked_decode(&dec, copy, &out);
+    free(copy);
+    if (r == EDDY_HTTP1_ERROR) return -EDDY_EHTTP_PARSE;
+    size_t encoded = r == EDDY_HTTP1_INCOMPLETE ? blen : blen - (size_t)r;
+    if (encoded - out > f->package_max_length + f->http_max_header_size)
+        return -EDDY_EHTTP_PARSE;
+    return r == EDDY_HTTP1_INCOMPLETE ? 0 : (ssize_t)(head + encoded);
+}
+
 static ssize_t ref_next(const eddy_framing_t *f, const char *d, size_t len)
 {
     if (len == 0) return 0;
     switch (f->mode) {
+    case EDDY_FRAME_HTTP: return ref_http(f, d, len);
     case EDDY_FRAME_RAW: return (ssize_t)(len < lim(f) ? len : lim(f));
     case EDDY_FRAME_EOF_CHECK:
     case EDDY_FRAME_EOF_SPLIT: return ref_eof(f, d, len);
@@ -185,7 +219,7 @@ static void check_answer(const eddy_frame_state_t *st, ssize_t r, size_t len)
 {
     if (r > 0) {
         ASSERT((size_t)r <= len);
-        ASSERT(st->scanned == 0 && st->expected == 0);
+        ASSERT(st->scanned == 0 && st->expected == 0 && st->head_len == 0);
     } else if (r == 0) {
         ASSERT(st->scanned <= len);
         ASSERT(st->expected == 0 || st->expected > len);
@@ -293,7 +327,8 @@ static bool is_end(const trace_t *t, size_t pos)
 static void compare(const eddy_framing_t *f, const char *s, size_t len, const trace_t *whole,
                     const trace_t *piece)
 {
-    if (f->mode == EDDY_FRAME_EOF_SPLIT || f->mode == EDDY_FRAME_LENGTH) {
+    if (f->mode == EDDY_FRAME_EOF_SPLIT || f->mode == EDDY_FRAME_LENGTH ||
+        f->mode == EDDY_FRAME_HTTP) {
         check_same(whole, piece);
         return;
     }
@@ -326,9 +361,11 @@ static void compare(const eddy_framing_t *f, const char *s, size_t len, const tr
 static void fuzz_set(uint8_t which, const uint8_t *data, size_t size)
 {
     static const char *const keys[] = {
-        "open_eof_check",      "open_eof_split",      "package_eof",
-        "open_length_check",   "package_length_type", "package_length_offset",
-        "package_body_offset", "package_max_length",  "no_such_option",
+        "open_eof_check",       "open_eof_split",       "package_eof",
+        "open_length_check",    "package_length_type",  "package_length_offset",
+        "package_body_offset",  "package_max_length",   "no_such_option",
+        "open_http_protocol",   "http_max_header_size", "http_max_headers",
+        "http_max_target_size", "http_header_timeout",
     };
     const char *key = keys[which % (sizeof keys / sizeof keys[0])];
     char *value = malloc(size + 1);
@@ -375,6 +412,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     f.package_length_offset = opt[1] % 8;
     f.package_body_offset = opt[2] % 24;
     f.package_max_length = 1 + (opt[3] | (size_t)opt[4] << 8) % 2048;
+    if (h[1] & 0x80) {
+        f.mode = EDDY_FRAME_HTTP;
+        f.http_max_target_size = 1 + 4 * (size_t)opt[0];
+        f.http_max_header_size = 16 + 8 * (size_t)opt[1];
+        f.http_max_headers = 1 + opt[2] % 16;
+    }
     (void)eddy_framing_validate(&f);
 
     /* An exact-size copy: one byte too far is an ASan report. */

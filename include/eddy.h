@@ -18,6 +18,7 @@
 #include "eddy/framing.h"
 #include "eddy/http1.h"
 #include "eddy/multipart.h"
+#include "eddy/urlenc.h"
 #include "eddy/addr.h"
 #include "eddy/options.h"
 #include "eddy/conn.h"
@@ -26,5 +27,6 @@
 #include "eddy/server.h"
 #include "eddy/http_upload.h"
 #include "eddy/http_static.h"
+#include "eddy/http.h"
 
 #endif

@@ -28,6 +28,8 @@
     X(ESTATE, 4012, "operation not allowed in the object's current state")                         \
     X(ETIMER, 4013, "no live timer with that id")                                                  \
     X(ESESSION, 4014, "no such session: the connection is gone or belongs elsewhere")              \
+    X(EURL_DECODE, 4015,                                                                           \
+      "malformed percent-encoding: '%' without two hex digits, or a refused %00")                  \
     X(EHTTP_INCOMPLETE, 4100, "HTTP message incomplete: more bytes are needed")                    \
     X(EHTTP_PARSE, 4101, "malformed or refused HTTP message")                                      \
     /* 4200..4219: multipart bodies and uploads (multipart.h, http_upload.h) */                    \

@@ -168,6 +168,9 @@ typedef enum eddy_http1_error {
 
 /* The status a server answers an error with (0 for NONE, else 4xx/5xx). */
 EDDY_EXPORT int eddy_http1_error_status(eddy_http1_error_t err);
+/* The reason phrase of a status code ("Not Found"), from RFC 9110 and the
+ * registry; "Unknown" for a code without one. A static string, never NULL. */
+EDDY_EXPORT const char *eddy_http1_reason(int status);
 /* "EDDY_HTTP1_ERR_TE_WITH_CL", and a description; static strings, never NULL. */
 EDDY_EXPORT const char *eddy_http1_error_name(eddy_http1_error_t err);
 EDDY_EXPORT const char *eddy_http1_error_str(eddy_http1_error_t err);

@@ -214,11 +214,14 @@ static void linger_expired(eddy_conn_t *c)
     eddy__conn_finish(c, EDDY_CLOSE_LINGER_TIMEOUT, err, false);
 }
 
+static void header_timeout(eddy_conn_t *c);
+
 static void close_timer_cb(eddy_loop_t *loop, int64_t id, void *ud)
 {
     eddy_conn_t *c = ud;
     c->timer = 0;
     switch (c->state) {
+    case CONN_OPEN: header_timeout(c); break;
     case CONN_RESOLVING:
     case CONN_CONNECTING: eddy__conn_finish(c, EDDY_CLOSE_ERROR, -ETIMEDOUT, false); break;
     case CONN_FLUSHING: eddy__conn_finish(c, EDDY_CLOSE_FLUSH_TIMEOUT, -ETIMEDOUT, true); break;
@@ -250,6 +253,8 @@ void eddy__conn_close_with(eddy_conn_t *c, int cause)
         return;
     }
     if (c->state != CONN_OPEN) return;
+    if (c->timer) eddy_timer_clear(c->loop, c->timer); /* the HTTP head timer */
+    c->timer = 0;
     c->state = CONN_FLUSHING;
     c->close_cause = cause;
     eddy_buf_free(&c->in); /* undelivered input is discarded from now on */
@@ -311,6 +316,59 @@ static void touch(eddy_conn_t *c)
     eddy_list_move_tail(&c->group->conns, &c->group_node);
 }
 
+/* ---- protocol answers the framing asks for (HTTP mode) ------------------------ */
+
+/* Queue the framing's answer to a refused packet (an HTTP 400, 413 ...),
+ * then close gracefully: the answer is written before the FIN, and the
+ * unread rest of the request is drained, so the client reads all of it. */
+static void frame_error(eddy_conn_t *c, int err)
+{
+    char reply[256];
+    ssize_t n =
+        eddy_frame_error_reply(&c->group->opts.framing, &c->frame, err, reply, sizeof reply);
+    if (n > 0) eddy_send(c, reply, (size_t)n);
+    eddy__conn_close_with(c, err);
+}
+
+/* A partial head outlived http_header_timeout: 408, then a graceful close.
+ * While the application has paused the connection nothing is read, so the
+ * head cannot be blamed on the client: wait another period. */
+static void header_timeout(eddy_conn_t *c)
+{
+    const eddy_framing_t *f = &c->group->opts.framing;
+    if (c->paused) {
+        int64_t id = eddy_timer_after(c->loop, f->http_header_timeout, close_timer_cb, c);
+        c->timer = id > 0 ? id : 0;
+        return;
+    }
+    char reply[256];
+    ssize_t n = eddy_frame_status_reply(f, 408, reply, sizeof reply);
+    if (n > 0) eddy_send(c, reply, (size_t)n);
+    eddy__conn_close_with(c, -ETIMEDOUT);
+}
+
+/* After framing, with `left` bytes waiting for more: answer "Expect:
+ * 100-continue", and time a partial head (the timer exists only while one is
+ * buffered, so idle keep-alive connections cost nothing). */
+static void frame_waiting(eddy_conn_t *c, size_t left)
+{
+    const eddy_framing_t *f = &c->group->opts.framing;
+    if (f->mode != EDDY_FRAME_HTTP || c->state != CONN_OPEN) return;
+    if (c->frame.continue_due) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        c->frame.continue_due = false;
+        eddy_send(c, cont, sizeof cont - 1);
+    }
+    bool pending = eddy_frame_head_pending(f, &c->frame, left);
+    if (pending && !c->timer && f->http_header_timeout) {
+        int64_t id = eddy_timer_after(c->loop, f->http_header_timeout, close_timer_cb, c);
+        c->timer = id > 0 ? id : 0;
+    } else if (!pending && c->timer) {
+        eddy_timer_clear(c->loop, c->timer);
+        c->timer = 0;
+    }
+}
+
 /* Hand whole packets from data[0..len) to the application. Returns how many
  * bytes were consumed; stops early when the application pauses or closes. */
 static size_t deliver(eddy_conn_t *c, const char *data, size_t len)
@@ -324,7 +382,7 @@ static size_t deliver(eddy_conn_t *c, const char *data, size_t len)
             g->stats.framing_errors++;
             EDDY_INFO("conn %llu: framing error: %s", (unsigned long long)c->id,
                       eddy_strerror((int)n));
-            eddy__conn_close_with(c, (int)n);
+            frame_error(c, (int)n);
             break;
         }
         if (g->cbs.on_receive) g->cbs.on_receive(c, data + off, (size_t)n, g->ud);
@@ -335,6 +393,7 @@ static size_t deliver(eddy_conn_t *c, const char *data, size_t len)
         g->stats.packets_in++;
         off += (size_t)n;
     }
+    frame_waiting(c, len - off);
     return off;
 }
 

@@ -1,5 +1,7 @@
+#include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,6 +17,10 @@ void eddy_framing_init(eddy_framing_t *f)
     f->mode = EDDY_FRAME_RAW;
     f->package_length_type = 'N';
     f->package_max_length = EDDY_PACKAGE_MAX_LENGTH;
+    f->http_max_header_size = EDDY_HTTP1_DEFAULT_MAX_HEADER_SIZE;
+    f->http_max_headers = EDDY_HTTP1_DEFAULT_MAX_HEADERS;
+    f->http_max_target_size = EDDY_HTTP1_DEFAULT_MAX_TARGET_SIZE;
+    f->http_header_timeout = EDDY_HTTP_HEADER_TIMEOUT;
 }
 
 size_t eddy_framing_length_size(char type)
@@ -136,6 +142,33 @@ static int set_mode(eddy_framing_t *f, eddy_frame_mode_t mode, const char *value
     return 0;
 }
 
+/* A plain decimal within [min, max]. */
+static int parse_range(const char *s, size_t min, size_t max, size_t *out)
+{
+    size_t v;
+    if (parse_size(s, &v) < 0 || v < min || v > max) return -EDDY_EOPTION;
+    *out = v;
+    return 0;
+}
+
+static int set_http(eddy_framing_t *f, const char *key, const char *value)
+{
+    if (strcmp(key, "open_http_protocol") == 0) return set_mode(f, EDDY_FRAME_HTTP, value);
+    if (strcmp(key, "http_max_header_size") == 0)
+        return parse_range(value, 1, INT_MAX, &f->http_max_header_size);
+    if (strcmp(key, "http_max_headers") == 0)
+        return parse_range(value, 1, EDDY_FRAME_HTTP_MAX_HEADERS, &f->http_max_headers);
+    if (strcmp(key, "http_max_target_size") == 0)
+        return parse_range(value, 1, INT_MAX, &f->http_max_target_size);
+    if (strcmp(key, "http_header_timeout") == 0) {
+        size_t v;
+        if (parse_range(value, 0, 86400000, &v) < 0) return -EDDY_EOPTION;
+        f->http_header_timeout = v;
+        return 0;
+    }
+    return -EDDY_EUNKNOWN_OPTION;
+}
+
 int eddy_framing_set(eddy_framing_t *f, const char *key, const char *value)
 {
     if (!key) return -EDDY_EUNKNOWN_OPTION;
@@ -159,7 +192,7 @@ int eddy_framing_set(eddy_framing_t *f, const char *key, const char *value)
         f->package_max_length = v;
         return 0;
     }
-    return -EDDY_EUNKNOWN_OPTION;
+    return set_http(f, key, value);
 }
 
 /* The header must fit in a packet; the body offset may be smaller than the
@@ -187,6 +220,11 @@ int eddy_framing_validate(const eddy_framing_t *f)
         if (f->package_eof_len > f->package_max_length) return -EDDY_EOPTION;
         return 0;
     case EDDY_FRAME_LENGTH: return validate_length(f);
+    case EDDY_FRAME_HTTP:
+        if (f->http_max_header_size == 0 || f->http_max_target_size == 0) return -EDDY_EOPTION;
+        if (f->http_max_headers == 0 || f->http_max_headers > EDDY_FRAME_HTTP_MAX_HEADERS)
+            return -EDDY_EOPTION;
+        return 0;
     }
     return -EDDY_EOPTION;
 }
@@ -197,6 +235,13 @@ void eddy_frame_state_reset(eddy_frame_state_t *st)
 {
     st->scanned = 0;
     st->expected = 0;
+    st->head_len = 0;
+    st->body_pos = 0;
+    st->body_data = 0;
+    st->body = EDDY_HTTP1_BODY_NONE;
+    st->continue_due = false;
+    st->error = EDDY_HTTP1_ERR_NONE;
+    /* The chunked decoder is initialised when a chunked head is parsed. */
 }
 
 static size_t min_size(size_t a, size_t b)
@@ -376,6 +421,127 @@ static ssize_t next_length(const eddy_framing_t *f, eddy_frame_state_t *st, cons
     return (ssize_t)total;
 }
 
+/* ---- HTTP ----------------------------------------------------------------------- */
+
+void eddy_framing_http_limits(const eddy_framing_t *f, eddy_http1_limits_t *out)
+{
+    eddy_http1_limits_init(out);
+    out->max_header_size = f->http_max_header_size;
+    out->max_headers = f->http_max_headers;
+    out->max_target_size = f->http_max_target_size;
+    out->max_body_size = f->package_max_length;
+}
+
+static ssize_t http_fail(eddy_frame_state_t *st, eddy_http1_error_t err)
+{
+    st->error = err;
+    return -EDDY_EHTTP_PARSE;
+}
+
+/* The head, once: afterwards only the numbers it gave are kept (the slices
+ * would not survive the buffer moving). */
+static ssize_t http_head(const eddy_framing_t *f, eddy_frame_state_t *st, const char *data,
+                         size_t len)
+{
+    if (f->http_max_headers == 0 || f->http_max_headers > EDDY_FRAME_HTTP_MAX_HEADERS)
+        return -EDDY_EOPTION;
+    eddy_http1_header_t headers[EDDY_FRAME_HTTP_MAX_HEADERS];
+    eddy_http1_request_t req = {.headers = headers, .max_headers = f->http_max_headers};
+    eddy_http1_limits_t limits;
+    eddy_framing_http_limits(f, &limits);
+    /* The same bytes are at the front on every call: resume the search. */
+    size_t last = st->scanned <= len ? st->scanned : 0;
+    int n = eddy_http1_parse_request(data, len, last, &req, &limits);
+    if (n == EDDY_HTTP1_INCOMPLETE) {
+        st->scanned = len;
+        return 0;
+    }
+    if (n < 0) return http_fail(st, req.error);
+    st->scanned = 0;
+    st->head_len = (size_t)n;
+    st->body = (uint8_t)req.body;
+    if (req.body == EDDY_HTTP1_BODY_LENGTH) st->expected = (size_t)n + (size_t)req.content_length;
+    if (req.body == EDDY_HTTP1_BODY_CHUNKED) {
+        eddy_http1_chunked_init(&st->chunked, &limits);
+        st->body_pos = (size_t)n;
+    }
+    /* The client waits for "100 Continue" before it sends the body. */
+    bool body_missing = req.body != EDDY_HTTP1_BODY_NONE && len == (size_t)n;
+    st->continue_due = req.expect_continue && body_missing;
+    return 0;
+}
+
+/* Feed what arrived since the last call to the chunked decoder: each byte
+ * is looked at once, however the body arrives. */
+static ssize_t http_chunked(const eddy_framing_t *f, eddy_frame_state_t *st, const char *data,
+                            size_t len)
+{
+    size_t overhead_max = f->package_max_length + f->http_max_header_size;
+    while (st->body_pos < len && !eddy_http1_chunked_done(&st->chunked)) {
+        eddy_http1_str_t piece;
+        ssize_t r =
+            eddy_http1_chunked_parse(&st->chunked, data + st->body_pos, len - st->body_pos, &piece);
+        if (r < 0) return http_fail(st, st->chunked.error);
+        if (r == 0) break;
+        st->body_pos += (size_t)r;
+        st->body_data += piece.len;
+        size_t encoded = st->body_pos - st->head_len;
+        if (encoded - st->body_data > overhead_max)
+            return http_fail(st, EDDY_HTTP1_ERR_BODY_TOO_LARGE);
+    }
+    return eddy_http1_chunked_done(&st->chunked) ? (ssize_t)st->body_pos : 0;
+}
+
+static ssize_t packet_done(eddy_frame_state_t *st, size_t total)
+{
+    eddy_frame_state_reset(st);
+    return total > SSIZE_MAX ? -EDDY_EPACKET_TOO_BIG : (ssize_t)total;
+}
+
+static ssize_t next_http(const eddy_framing_t *f, eddy_frame_state_t *st, const char *data,
+                         size_t len)
+{
+    if (st->error != EDDY_HTTP1_ERR_NONE) return -EDDY_EHTTP_PARSE;
+    if (st->head_len == 0) {
+        ssize_t rc = http_head(f, st, data, len);
+        if (rc < 0 || st->head_len == 0) return rc;
+    }
+    switch (st->body) {
+    case EDDY_HTTP1_BODY_NONE: return packet_done(st, st->head_len);
+    case EDDY_HTTP1_BODY_LENGTH: return len < st->expected ? 0 : packet_done(st, st->expected);
+    default: {
+        ssize_t total = http_chunked(f, st, data, len);
+        return total > 0 ? packet_done(st, (size_t)total) : total;
+    }
+    }
+}
+
+bool eddy_frame_head_pending(const eddy_framing_t *f, const eddy_frame_state_t *st, size_t buffered)
+{
+    return f->mode == EDDY_FRAME_HTTP && buffered > 0 && st->head_len == 0;
+}
+
+ssize_t eddy_frame_status_reply(const eddy_framing_t *f, int status, char *buf, size_t cap)
+{
+    if (f->mode != EDDY_FRAME_HTTP) return 0;
+    if (status < 100 || status > 999) return -EINVAL;
+    int n = snprintf(buf, cap, "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+                     status, eddy_http1_reason(status));
+    if (n < 0 || (size_t)n >= cap) return -ENOBUFS;
+    return n;
+}
+
+ssize_t eddy_frame_error_reply(const eddy_framing_t *f, const eddy_frame_state_t *st, int err,
+                               char *buf, size_t cap)
+{
+    int status = 400;
+    if (err == -EDDY_EHTTP_PARSE && st->error != EDDY_HTTP1_ERR_NONE)
+        status = eddy_http1_error_status(st->error);
+    else if (err == -EDDY_EPACKET_TOO_BIG)
+        status = 413;
+    return eddy_frame_status_reply(f, status, buf, cap);
+}
+
 ssize_t eddy_frame_next(const eddy_framing_t *f, eddy_frame_state_t *st, const char *data,
                         size_t len)
 {
@@ -388,6 +554,7 @@ ssize_t eddy_frame_next(const eddy_framing_t *f, eddy_frame_state_t *st, const c
     case EDDY_FRAME_EOF_CHECK:
     case EDDY_FRAME_EOF_SPLIT: return next_eof(f, st, data, len);
     case EDDY_FRAME_LENGTH: return next_length(f, st, data, len);
+    case EDDY_FRAME_HTTP: return next_http(f, st, data, len);
     }
     return -EDDY_EOPTION;
 }

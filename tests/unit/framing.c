@@ -189,7 +189,7 @@ static void test_init(void)
     CHECK_EQ(f.package_eof_len, 0);
     CHECK(f.length_fn == NULL);
     CHECK_EQ(eddy_framing_validate(&f), 0);
-    eddy_frame_state_t st = {7, 9};
+    eddy_frame_state_t st = {.scanned = 7, .expected = 9, .head_len = 3};
     eddy_frame_state_reset(&st);
     CHECK_EQ(st.scanned, 0);
     CHECK_EQ(st.expected, 0);

@@ -1,0 +1,543 @@
+/* HTTP framing (open_http_protocol): one whole request per packet, the
+ * same packets and the same error whether the stream arrives all at once,
+ * one byte at a time or in random pieces; every limit and its status; the
+ * 100-continue signal; the error and status answers; linear cost. */
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+
+#include "eddy/buf.h"
+#include "eddy/error.h"
+#include "eddy/framing.h"
+#include "test.h"
+
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+
+static uint64_t rng(void)
+{
+    uint64_t x = rng_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return rng_state = x;
+}
+
+static eddy_framing_t http_framing(void)
+{
+    eddy_framing_t f;
+    eddy_framing_init(&f);
+    CHECK_EQ(eddy_framing_set(&f, "open_http_protocol", "1"), 0);
+    CHECK_EQ(f.mode, EDDY_FRAME_HTTP);
+    CHECK_EQ(eddy_framing_validate(&f), 0);
+    return f;
+}
+
+#define MAX_PACKETS 64
+
+/* What a connection would see: the packet lengths, how the stream ended
+ * (0: the rest pending; < 0: the error) and the parser's reason, and how
+ * many times "100 Continue" was asked for. */
+typedef struct trace {
+    size_t len[MAX_PACKETS];
+    size_t n;
+    size_t consumed;
+    ssize_t status;
+    eddy_http1_error_t error;
+    int continues;
+} trace_t;
+
+enum { PIECE_ALL, PIECE_ONE, PIECE_RANDOM };
+
+static trace_t feed(const eddy_framing_t *f, const char *s, size_t len, int how)
+{
+    trace_t t;
+    memset(&t, 0, sizeof t);
+    eddy_buf_t b;
+    eddy_frame_state_t st;
+    eddy_buf_init(&b);
+    memset(&st, 0xff, sizeof st); /* reset must clear everything that matters */
+    eddy_frame_state_reset(&st);
+    for (size_t pos = 0; pos < len && t.status == 0;) {
+        size_t n = how == PIECE_ALL ? len - pos : how == PIECE_ONE ? 1 : 1 + rng() % 61;
+        if (n > len - pos) n = len - pos;
+        CHECK_EQ(eddy_buf_append(&b, s + pos, n), 0);
+        pos += n;
+        for (;;) {
+            ssize_t r = eddy_frame_next(f, &st, eddy_buf_data(&b), eddy_buf_len(&b));
+            if (st.continue_due) {
+                t.continues++;
+                st.continue_due = false; /* as the connection does */
+            }
+            if (r < 0) {
+                t.status = r;
+                t.error = st.error;
+            }
+            if (r <= 0) break;
+            CHECK(t.n < MAX_PACKETS);
+            t.len[t.n++] = (size_t)r;
+            t.consumed += (size_t)r;
+            eddy_buf_consume(&b, (size_t)r);
+            CHECK_EQ(st.scanned, 0);
+            CHECK_EQ(st.expected, 0);
+            CHECK_EQ(st.head_len, 0);
+        }
+    }
+    eddy_buf_free(&b);
+    return t;
+}
+
+static void check_same(const trace_t *a, const trace_t *b)
+{
+    CHECK_EQ(a->n, b->n);
+    CHECK_EQ(a->status, b->status);
+    CHECK_EQ(a->error, b->error);
+    CHECK_EQ(a->consumed, b->consumed);
+    for (size_t i = 0; i < a->n; i++)
+        CHECK_EQ(a->len[i], b->len[i]);
+}
+
+/* All at once, byte by byte and in random pieces must agree; returns the
+ * all-at-once trace. */
+static trace_t check_stream(const eddy_framing_t *f, const char *s, size_t len)
+{
+    trace_t all = feed(f, s, len, PIECE_ALL);
+    trace_t one = feed(f, s, len, PIECE_ONE);
+    check_same(&all, &one);
+    for (int i = 0; i < 4; i++) {
+        trace_t rnd = feed(f, s, len, PIECE_RANDOM);
+        check_same(&all, &rnd);
+    }
+    return all;
+}
+
+/* ---- options ---------------------------------------------------------------- */
+
+static void test_options(void)
+{
+    eddy_framing_t f;
+    eddy_framing_init(&f);
+    CHECK_EQ(f.http_max_header_size, 64 * 1024);
+    CHECK_EQ(f.http_max_headers, 100);
+    CHECK_EQ(f.http_max_target_size, 8 * 1024);
+    CHECK_EQ(f.http_header_timeout, 30000);
+    CHECK_EQ(eddy_framing_set(&f, "http_max_header_size", "1024"), 0);
+    CHECK_EQ(eddy_framing_set(&f, "http_max_headers", "512"), 0);
+    CHECK_EQ(eddy_framing_set(&f, "http_max_target_size", "77"), 0);
+    CHECK_EQ(eddy_framing_set(&f, "http_header_timeout", "0"), 0);
+    CHECK_EQ(f.http_max_header_size, 1024);
+    CHECK_EQ(f.http_max_headers, 512);
+    CHECK_EQ(f.http_max_target_size, 77);
+    CHECK_EQ(f.http_header_timeout, 0);
+    const char *bad[][2] = {
+        {"http_max_header_size", "0"}, {"http_max_header_size", "-1"},
+        {"http_max_headers", "513"},   {"http_max_headers", "0"},
+        {"http_max_target_size", ""},  {"http_header_timeout", "1s"},
+        {"open_http_protocol", "2"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_EQ(eddy_framing_set(&f, bad[i][0], bad[i][1]), -EDDY_EOPTION);
+    CHECK_EQ(f.http_max_headers, 512); /* unchanged by the refused values */
+    CHECK_EQ(eddy_framing_set(&f, "http_max_body", "1"), -EDDY_EUNKNOWN_OPTION);
+    CHECK_EQ(eddy_framing_set(&f, "open_http_protocol", "on"), 0);
+    CHECK_EQ(eddy_framing_validate(&f), 0);
+    f.http_max_headers = 513;
+    CHECK_EQ(eddy_framing_validate(&f), -EDDY_EOPTION);
+    f.http_max_headers = 1;
+    f.http_max_target_size = 0;
+    CHECK_EQ(eddy_framing_validate(&f), -EDDY_EOPTION);
+    /* Off returns to raw only from HTTP mode. */
+    CHECK_EQ(eddy_framing_set(&f, "open_http_protocol", "0"), 0);
+    CHECK_EQ(f.mode, EDDY_FRAME_RAW);
+
+    eddy_http1_limits_t l;
+    eddy_framing_t g = http_framing();
+    g.package_max_length = 12345;
+    eddy_framing_http_limits(&g, &l);
+    CHECK_EQ(l.max_body_size, 12345);
+    CHECK_EQ(l.max_header_size, 64 * 1024);
+    CHECK_EQ(l.max_headers, 100);
+    CHECK_EQ(l.max_target_size, 8 * 1024);
+    CHECK(!l.allow_bare_lf);
+}
+
+/* ---- whole requests ------------------------------------------------------------- */
+
+static const char get_req[] = "GET /a?b=c HTTP/1.1\r\nHost: x\r\n\r\n";
+static const char post_len[] =
+    "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world";
+static const char post_chunked[] =
+    "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "5;name=val\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 1\r\n\r\n";
+static const char post_expect[] = "PUT /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                                  "Content-Length: 3\r\n\r\nabc";
+static const char get10[] = "GET / HTTP/1.0\r\n\r\n";
+static const char leading_crlf[] = "\r\nGET / HTTP/1.1\r\nHost: y\r\n\r\n";
+
+static void test_pipelined_stream(void)
+{
+    eddy_framing_t f = http_framing();
+    const char *reqs[] = {get_req, post_len, post_chunked, post_expect, get10, leading_crlf};
+    size_t n = sizeof reqs / sizeof reqs[0];
+    char s[4096];
+    size_t len = 0, want[16];
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < n; i++) {
+            size_t l = strlen(reqs[i]);
+            memcpy(s + len, reqs[i], l);
+            want[round * n + i] = l;
+            len += l;
+        }
+    memcpy(s + len, "GET /partial HT", 15); /* a head still arriving */
+    len += 15;
+    trace_t t = check_stream(&f, s, len);
+    CHECK_EQ(t.status, 0);
+    CHECK_EQ(t.n, 2 * n);
+    for (size_t i = 0; i < 2 * n; i++)
+        CHECK_EQ(t.len[i], want[i]);
+    CHECK_EQ(t.consumed, len - 15);
+}
+
+/* "100 Continue" is asked for once, when the head is there and the body is
+ * not; a body that came with its head needs none. */
+static void test_expect_continue(void)
+{
+    eddy_framing_t f = http_framing();
+    eddy_frame_state_t st;
+    eddy_frame_state_reset(&st);
+    size_t head = strlen(post_expect) - 3;
+    CHECK_EQ(eddy_frame_next(&f, &st, post_expect, head - 1), 0);
+    CHECK(!st.continue_due);
+    CHECK(eddy_frame_head_pending(&f, &st, head - 1));
+    CHECK_EQ(eddy_frame_next(&f, &st, post_expect, head), 0);
+    CHECK(st.continue_due);
+    CHECK(!eddy_frame_head_pending(&f, &st, head));
+    st.continue_due = false;
+    CHECK_EQ(eddy_frame_next(&f, &st, post_expect, head + 1), 0);
+    CHECK(!st.continue_due);
+    CHECK_EQ(eddy_frame_next(&f, &st, post_expect, head + 3), (ssize_t)head + 3);
+
+    eddy_frame_state_reset(&st);
+    CHECK_EQ(eddy_frame_next(&f, &st, post_expect, head + 3), (ssize_t)head + 3);
+    CHECK(!st.continue_due);
+
+    /* Byte by byte: exactly once. */
+    trace_t t = feed(&f, post_expect, strlen(post_expect), PIECE_ONE);
+    CHECK_EQ(t.n, 1);
+    CHECK_EQ(t.continues, 1);
+    /* No body, or HTTP/1.0 (Expect is ignored there): never. */
+    const char nobody[] = "GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n";
+    t = feed(&f, nobody, strlen(nobody), PIECE_ONE);
+    CHECK_EQ(t.n, 1);
+    CHECK_EQ(t.continues, 0);
+    const char v10[] = "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx";
+    t = feed(&f, v10, strlen(v10), PIECE_ONE);
+    CHECK_EQ(t.n, 1);
+    CHECK_EQ(t.continues, 0);
+
+    CHECK(!eddy_frame_head_pending(&f, &st, 0));
+    eddy_framing_t raw;
+    eddy_framing_init(&raw);
+    CHECK(!eddy_frame_head_pending(&raw, &st, 10));
+}
+
+/* ---- refused requests ------------------------------------------------------------ */
+
+typedef struct bad_case {
+    const char *name;
+    const char *req;
+    eddy_http1_error_t error;
+    int status;
+} bad_case_t;
+
+static const bad_case_t bad_cases[] = {
+    {"cl+te",
+     "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+     EDDY_HTTP1_ERR_TE_WITH_CL, 400},
+    {"te+cl",
+     "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+     EDDY_HTTP1_ERR_TE_WITH_CL, 400},
+    {"cl differs", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+     EDDY_HTTP1_ERR_CONTENT_LENGTH_CONFLICT, 400},
+    {"cl sign", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\n",
+     EDDY_HTTP1_ERR_CONTENT_LENGTH, 400},
+    {"obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n 2\r\n\r\n", EDDY_HTTP1_ERR_OBS_FOLD, 400},
+    {"bare cr", "GET / HTTP/1.1\r\nHost: x\rX: 1\r\n\r\n", EDDY_HTTP1_ERR_NEWLINE, 400},
+    {"bare lf", "GET / HTTP/1.1\nHost: x\n\n", EDDY_HTTP1_ERR_NEWLINE, 400},
+    {"nul", "GET / HTTP/1.1\r\nHost: x\r\nX: a\0b\r\n\r\n", EDDY_HTTP1_ERR_HEADER_VALUE, 400},
+    {"space before colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", EDDY_HTTP1_ERR_SPACE_BEFORE_COLON,
+     400},
+    {"te not chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+     EDDY_HTTP1_ERR_TRANSFER_ENCODING, 400},
+    {"te gzip", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+     EDDY_HTTP1_ERR_TE_UNSUPPORTED, 501},
+    {"te in 1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+     EDDY_HTTP1_ERR_TE_HTTP10, 400},
+    {"no host", "GET / HTTP/1.1\r\n\r\n", EDDY_HTTP1_ERR_HOST_MISSING, 400},
+    {"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", EDDY_HTTP1_ERR_HOST, 400},
+    {"version", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", EDDY_HTTP1_ERR_VERSION, 505},
+    {"bad chunk size",
+     "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+     EDDY_HTTP1_ERR_CHUNK_SIZE, 400},
+    {"chunk data without crlf",
+     "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n",
+     EDDY_HTTP1_ERR_CHUNK_DATA, 400},
+    {"chunk size overflow",
+     "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "fffffffffffffffff\r\n",
+     EDDY_HTTP1_ERR_CHUNK_SIZE, 400},
+};
+
+static void test_refused(void)
+{
+    eddy_framing_t f = http_framing();
+    for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+        const bad_case_t *c = &bad_cases[i];
+        /* Behind a good request, which is still delivered first. */
+        char s[1024];
+        size_t glen = strlen(get_req);
+        size_t blen = strlen(c->req);
+        if (strcmp(c->name, "nul") == 0) blen = 35; /* through the NUL and beyond */
+        memcpy(s, get_req, glen);
+        memcpy(s + glen, c->req, blen);
+        trace_t t = check_stream(&f, s, glen + blen);
+        if (t.status != -EDDY_EHTTP_PARSE || t.error != c->error) {
+            fprintf(stderr, "case %s: status %zd error %s\n", c->name, t.status,
+                    eddy_http1_error_name(t.error));
+            CHECK(0);
+        }
+        CHECK_EQ(t.n, 1);
+        CHECK_EQ(eddy_http1_error_status(t.error), c->status);
+    }
+}
+
+/* ---- limits ------------------------------------------------------------------------ */
+
+static trace_t feed_one(const eddy_framing_t *f, const char *s, size_t len)
+{
+    return check_stream(f, s, len);
+}
+
+static void expect_error(const eddy_framing_t *f, const char *s, size_t len,
+                         eddy_http1_error_t error, int status)
+{
+    trace_t t = feed_one(f, s, len);
+    CHECK_EQ(t.status, -EDDY_EHTTP_PARSE);
+    CHECK_EQ(t.error, error);
+    CHECK_EQ(eddy_http1_error_status(t.error), status);
+    CHECK_EQ(t.n, 0);
+}
+
+static void test_limits(void)
+{
+    eddy_framing_t f = http_framing();
+    f.package_max_length = 100;
+    f.http_max_header_size = 200;
+    f.http_max_headers = 3;
+    f.http_max_target_size = 20;
+    char s[8192];
+    /* Body: Content-Length at the limit passes, one more is 413 at once. */
+    int n = snprintf(s, sizeof s, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n");
+    memset(s + n, 'b', 100);
+    trace_t t = feed_one(&f, s, (size_t)n + 100);
+    CHECK_EQ(t.n, 1);
+    CHECK_EQ(t.len[0], (size_t)n + 100);
+    n = snprintf(s, sizeof s, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n");
+    expect_error(&f, s, (size_t)n, EDDY_HTTP1_ERR_BODY_TOO_LARGE, 413);
+    /* Chunked: the decoded size counts. */
+    n = snprintf(s, sizeof s,
+                 "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "64\r\n");
+    memset(s + n, 'c', 100);
+    n += 100;
+    n += snprintf(s + n, sizeof s - (size_t)n, "\r\n0\r\n\r\n");
+    t = feed_one(&f, s, (size_t)n);
+    CHECK_EQ(t.n, 1);
+    CHECK_EQ(t.len[0], (size_t)n);
+    n = snprintf(s, sizeof s,
+                 "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "64\r\n");
+    memset(s + n, 'c', 100);
+    n += 100;
+    n += snprintf(s + n, sizeof s - (size_t)n, "\r\n1\r\nc\r\n0\r\n\r\n");
+    expect_error(&f, s, (size_t)n, EDDY_HTTP1_ERR_BODY_TOO_LARGE, 413);
+    /* Chunk framing overhead beyond package_max_length + http_max_header_size
+     * (300 here): 60 one-byte chunks are 300 bytes of framing for 60 of data. */
+    n = snprintf(s, sizeof s, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < 61; i++)
+        n += snprintf(s + n, sizeof s - (size_t)n, "1\r\nz\r\n");
+    expect_error(&f, s, (size_t)n, EDDY_HTTP1_ERR_BODY_TOO_LARGE, 413);
+    /* Head size: 431. */
+    n = snprintf(s, sizeof s, "GET / HTTP/1.1\r\nHost: x\r\nX-Long: ");
+    memset(s + n, 'h', 300);
+    n += 300;
+    expect_error(&f, s, (size_t)n, EDDY_HTTP1_ERR_HEAD_TOO_LARGE, 431);
+    /* Header count: 431. */
+    n = snprintf(s, sizeof s, "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n");
+    expect_error(&f, s, (size_t)n, EDDY_HTTP1_ERR_TOO_MANY_HEADERS, 431);
+    n = snprintf(s, sizeof s, "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\n\r\n");
+    CHECK_EQ(feed_one(&f, s, (size_t)n).n, 1);
+    /* Target: 414. */
+    n = snprintf(s, sizeof s, "GET /%s HTTP/1.1\r\nHost: x\r\n\r\n", "0123456789abcdefghij");
+    expect_error(&f, s, (size_t)n, EDDY_HTTP1_ERR_TARGET_TOO_LONG, 414);
+    /* Trailers count against the head size. */
+    n = snprintf(s, sizeof s,
+                 "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "0\r\nX-T: ");
+    memset(s + n, 't', 250);
+    n += 250;
+    n += snprintf(s + n, sizeof s - (size_t)n, "\r\n\r\n");
+    expect_error(&f, s, (size_t)n, EDDY_HTTP1_ERR_HEAD_TOO_LARGE, 431);
+}
+
+/* ---- answers ------------------------------------------------------------------------ */
+
+static void test_replies(void)
+{
+    eddy_framing_t f = http_framing();
+    eddy_frame_state_t st;
+    eddy_frame_state_reset(&st);
+    char buf[256];
+    const char bad[] = "GET / HTTP/1.1\r\nHost : x\r\n\r\n";
+    CHECK_EQ(eddy_frame_next(&f, &st, bad, strlen(bad)), -EDDY_EHTTP_PARSE);
+    /* The error sticks until the state is reset. */
+    CHECK_EQ(eddy_frame_next(&f, &st, bad, strlen(bad)), -EDDY_EHTTP_PARSE);
+    ssize_t n = eddy_frame_error_reply(&f, &st, -EDDY_EHTTP_PARSE, buf, sizeof buf);
+    const char want400[] =
+        "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+    CHECK_EQ(n, (ssize_t)strlen(want400));
+    CHECK(memcmp(buf, want400, (size_t)n) == 0);
+    st.error = EDDY_HTTP1_ERR_HEAD_TOO_LARGE;
+    n = eddy_frame_error_reply(&f, &st, -EDDY_EHTTP_PARSE, buf, sizeof buf);
+    CHECK(n > 0);
+    buf[n] = '\0';
+    CHECK(strncmp(buf, "HTTP/1.1 431 Request Header Fields Too Large\r\n", 46) == 0);
+    eddy_frame_state_reset(&st);
+    n = eddy_frame_error_reply(&f, &st, -EDDY_EPACKET_TOO_BIG, buf, sizeof buf);
+    CHECK(n > 0);
+    CHECK(strncmp(buf, "HTTP/1.1 413 Content Too Large\r\n", 32) == 0);
+    n = eddy_frame_status_reply(&f, 408, buf, sizeof buf);
+    CHECK(n > 0);
+    buf[n] = '\0';
+    CHECK_STR(buf,
+              "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    n = eddy_frame_status_reply(&f, 503, buf, sizeof buf);
+    buf[n] = '\0';
+    CHECK(strstr(buf, "503 Service Unavailable") != NULL);
+    CHECK_EQ(eddy_frame_status_reply(&f, 99, buf, sizeof buf), -EINVAL);
+    CHECK_EQ(eddy_frame_status_reply(&f, 1000, buf, sizeof buf), -EINVAL);
+    CHECK_EQ(eddy_frame_status_reply(&f, 400, buf, 20), -ENOBUFS);
+    /* Other modes answer nothing. */
+    eddy_framing_t raw;
+    eddy_framing_init(&raw);
+    CHECK_EQ(eddy_frame_error_reply(&raw, &st, -EDDY_EPACKET_TOO_BIG, buf, sizeof buf), 0);
+    CHECK_EQ(eddy_frame_status_reply(&raw, 408, buf, sizeof buf), 0);
+    CHECK_STR(eddy_http1_reason(404), "Not Found");
+    CHECK_STR(eddy_http1_reason(799), "Unknown");
+}
+
+/* ---- random streams ------------------------------------------------------------------ */
+
+/* Random valid requests: any mix of methods, bodies and chunkings must frame
+ * identically however the bytes arrive, and each packet must be exactly one
+ * request. */
+static size_t random_request(char *s, size_t cap, size_t *len_out)
+{
+    size_t n = (size_t)snprintf(s, cap, "%s /r%u HTTP/1.1\r\nHost: h\r\n",
+                                rng() % 2 ? "POST" : "PUT", (unsigned)(rng() % 1000));
+    size_t body = rng() % 300;
+    if (rng() % 3 == 0) n += (size_t)snprintf(s + n, cap - n, "Expect: 100-continue\r\n");
+    if (rng() % 2) {
+        n += (size_t)snprintf(s + n, cap - n, "Content-Length: %zu\r\n\r\n", body);
+        memset(s + n, 'x', body);
+        n += body;
+    } else {
+        n += (size_t)snprintf(s + n, cap - n, "Transfer-Encoding: chunked\r\n\r\n");
+        while (body > 0) {
+            size_t c = 1 + rng() % body;
+            n += (size_t)snprintf(s + n, cap - n, "%zx\r\n", c);
+            memset(s + n, 'y', c);
+            n += c;
+            n += (size_t)snprintf(s + n, cap - n, "\r\n");
+            body -= c;
+        }
+        n += (size_t)snprintf(s + n, cap - n, "0\r\n%s\r\n", rng() % 2 ? "T: v\r\n" : "");
+    }
+    *len_out = n;
+    return n;
+}
+
+static void test_random_streams(void)
+{
+    eddy_framing_t f = http_framing();
+    static char s[64 * 1024];
+    for (int round = 0; round < 50; round++) {
+        size_t len = 0, want[MAX_PACKETS], k = 0;
+        while (k < 20) {
+            size_t n;
+            random_request(s + len, sizeof s - len, &n);
+            want[k++] = n;
+            len += n;
+        }
+        trace_t t = check_stream(&f, s, len);
+        CHECK_EQ(t.status, 0);
+        CHECK_EQ(t.n, k);
+        for (size_t i = 0; i < k; i++)
+            CHECK_EQ(t.len[i], want[i]);
+    }
+}
+
+/* ---- linear time ------------------------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A 60 KiB head and a 1 MiB chunked body arriving one byte at a time: each
+ * call looks only at what is new (a rescan would take minutes). */
+static void test_byte_at_a_time(void)
+{
+    eddy_framing_t f = http_framing();
+    size_t cap = 3u << 20;
+    char *s = malloc(cap);
+    CHECK(s);
+    size_t n = (size_t)snprintf(s, cap, "POST / HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(s + n, 'v', 60000);
+    n += 60000;
+    n += (size_t)snprintf(s + n, cap - n, "\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (size_t total = 0; total < (1u << 20);) {
+        n += (size_t)snprintf(s + n, cap - n, "400\r\n");
+        memset(s + n, 'd', 1024);
+        n += 1024;
+        memcpy(s + n, "\r\n", 2);
+        n += 2;
+        total += 1024;
+    }
+    n += (size_t)snprintf(s + n, cap - n, "0\r\n\r\n");
+    double t0 = now_s();
+    eddy_frame_state_t st;
+    eddy_frame_state_reset(&st);
+    for (size_t i = 1; i < n; i++)
+        CHECK_EQ(eddy_frame_next(&f, &st, s, i), 0);
+    CHECK_EQ(eddy_frame_next(&f, &st, s, n), (ssize_t)n);
+    double took = now_s() - t0;
+    printf("%zu bytes one at a time: %.3f s\n", n, took);
+    CHECK(took < 20.0);
+    free(s);
+}
+
+int main(void)
+{
+    RUN(test_options);
+    RUN(test_pipelined_stream);
+    RUN(test_expect_continue);
+    RUN(test_refused);
+    RUN(test_limits);
+    RUN(test_replies);
+    RUN(test_random_streams);
+    RUN(test_byte_at_a_time);
+    return 0;
+}
