@@ -99,7 +99,11 @@ if [[ ${PIN:-1} == 1 && $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
     server_pin=(taskset -c 0)
     load_pin=(taskset -c 1)
 fi
-wrk_threads=${WRK_THREADS:-$([[ ${#load_pin[@]} -gt 0 ]] && echo 1 || nproc)}
+wrk_threads=${WRK_THREADS:-}
+if [[ -z $wrk_threads ]]; then
+    wrk_threads=$(nproc)
+    [[ ${#load_pin[@]} -gt 0 ]] && wrk_threads=1
+fi
 raise_nofile
 
 tmp=$(mktemp -d)

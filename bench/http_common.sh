@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154
 # bench/http_common.sh — sourced by bench/http.sh and bench/http_idle.sh:
 # starting and stopping eddy's http_hello and the nginx reference, and
 # reading a process tree's CPU time. Not a program of its own.
@@ -181,7 +182,9 @@ stop_server() {
     done
     if kill -0 "$server_pid" 2>/dev/null; then
         echo "$prog: WARNING: server $server_pid ignored SIGTERM for 5 s; killing its tree" >&2
-        kill -KILL $(tree_pids "$server_pid") 2>/dev/null || true
+        local pids
+        mapfile -t pids < <(tree_pids "$server_pid")
+        kill -KILL "${pids[@]}" 2>/dev/null || true
     fi
     wait "$server_pid" 2>/dev/null || rc=$?
     if [[ $rc -ne 0 ]]; then
@@ -194,9 +197,9 @@ stop_server() {
 kill_server() {
     if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
         local pids
-        pids=$(tree_pids "$server_pid")
+        mapfile -t pids < <(tree_pids "$server_pid")
         kill -TERM "$server_pid" 2>/dev/null || true
         sleep 0.5
-        kill -KILL $pids 2>/dev/null || true
+        kill -KILL "${pids[@]}" 2>/dev/null || true
     fi
 }

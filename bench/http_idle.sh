@@ -74,7 +74,7 @@ trap 'exit 130' INT TERM
 # worker_pid — the one process of the server's tree whose name or command
 # line says "worker" (eddy: comm "eddy: worker 0", nginx: "nginx: worker process").
 worker_pid() {
-    local p found= names
+    local p found='' names
     for p in $(tree_pids "$server_pid"); do
         names=$({ cat "/proc/$p/comm" && tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null || true)
         if [[ $names == *worker* ]]; then

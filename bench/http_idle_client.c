@@ -112,7 +112,8 @@ int main(int argc, char **argv)
     }
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
         (rlim_t)nconns + 16 > rl.rlim_cur) {
-        fprintf(stderr, "http_idle_client: %d connections need more than the %llu descriptors allowed\n",
+        fprintf(stderr,
+                "http_idle_client: %d connections need more than the %llu descriptors allowed\n",
                 nconns, (unsigned long long)rl.rlim_cur);
         return 1;
     }
@@ -127,8 +128,9 @@ int main(int argc, char **argv)
         return 2;
     }
     char req[256];
-    int reqlen = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: eddy-idle\r\n\r\n",
-                          host, port);
+    int reqlen =
+        snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: eddy-idle\r\n\r\n",
+                 host, port);
 
     conn_t *conns = calloc((size_t)nconns, sizeof *conns);
     int ep = epoll_create1(EPOLL_CLOEXEC);
