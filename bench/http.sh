@@ -59,8 +59,8 @@
 # closed, a wrong answer). other_cpu_s = the machine's busy CPU time
 # (user + nice + system in /proc/stat) during the measured run, less the
 # server's and the load generator's: other jobs on this shared machine. A
-# run where that exceeds MAX_OTHER_CPU seconds (default 0.5) is measured
-# again, up to RETRIES (default 2) more times; the last try counts.
+# run where that exceeds MAX_OTHER_CPU seconds (default DURATION / 5) is
+# measured again, up to RETRIES (default 1) more times; the last try counts.
 #
 # Environment: LOAD (wrk or http_load, default wrk), DURATION (default 5),
 # WARMUP (default 1), REPEAT (default 3),
@@ -90,8 +90,8 @@ eddy_server=${EDDY_SERVER:-$build/examples/http_hello}
 nginx=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 lua=$here/http_pipeline.lua
 load=${LOAD:-wrk}
-max_other=${MAX_OTHER_CPU:-0.5}
-retries=${RETRIES:-2}
+max_other=${MAX_OTHER_CPU:-$(awk -v d="$duration" 'BEGIN { print d / 5 }')}
+retries=${RETRIES:-1}
 http_load=$build/bench/bench_http_load
 clk_tck=$(getconf CLK_TCK)
 
