@@ -123,7 +123,7 @@ fi
 # http_hello's usage line says whether it takes -r (reactor_num).
 reactor_flag=0
 if [[ $have_eddy == 1 ]]; then
-    usage=$("$eddy_server" -h 2>&1 || true)
+    usage=$(timeout 5 "$eddy_server" '-?' 2>&1 || true) # '?' is no option: usage
     [[ $usage == *"[-r "* ]] && reactor_flag=1
 fi
 
