@@ -16,4 +16,8 @@ echo "# echo"
 "$here/echo.sh" "$1" || status=1
 echo "# server"
 "$here/server.sh" "$1" || status=1
+echo "# http"
+"$here/http.sh" "$1" || status=1
+echo "# http_idle"
+"$here/http_idle.sh" "$1" || status=1
 exit $status

@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libssl-dev zlib1g-dev libuv1-dev
   curl wrk valgrind python3 netcat-openbsd
+  nginx
 )
 
 missing=()
@@ -26,5 +27,14 @@ else
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# nginx is only the HTTP benchmark's reference, run by bench/http.sh as the
+# current user on a free loopback port: keep its package from starting a
+# system nginx on port 80 (policy-rc.d answering 101 = "do not start").
+policy=/usr/sbin/policy-rc.d
+if [[ " ${missing[*]} " == *" nginx "* && ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+  "${sudo[@]}" chmod 755 "$policy"
+  trap '"${sudo[@]}" rm -f "$policy"' EXIT
+fi
 "${sudo[@]}" apt-get update -qq >/dev/null
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
