@@ -2,7 +2,7 @@
  * http_hello — the smallest HTTP server: every request gets
  * "200 OK", Content-Type: text/plain, "Hello, World!".
  *
- *   http_hello [-p PORT] [-w WORKERS] [-m base|process]
+ *   http_hello [-p PORT] [-w WORKERS] [-m base|process] [-r REACTORS]
  *
  * PORT 0 (the default) picks a free port; the program prints
  * "listening on 127.0.0.1:PORT" once it is bound. WORKERS processes
@@ -23,7 +23,7 @@ static void hello(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
 
 static int usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s [-p PORT] [-w WORKERS] [-m base|process]\n", prog);
+    fprintf(stderr, "usage: %s [-p PORT] [-w WORKERS] [-m base|process] [-r REACTORS]\n", prog);
     return 2;
 }
 
@@ -36,12 +36,13 @@ static void fail(const char *what, const char *value, int rc)
 
 int main(int argc, char **argv)
 {
-    const char *port = "0", *workers = "1", *mode = "base";
-    for (int opt; (opt = getopt(argc, argv, "p:w:m:")) != -1;) {
+    const char *port = "0", *workers = "1", *mode = "base", *reactors = NULL;
+    for (int opt; (opt = getopt(argc, argv, "p:w:m:r:")) != -1;) {
         switch (opt) {
         case 'p': port = optarg; break;
         case 'w': workers = optarg; break;
         case 'm': mode = optarg; break;
+        case 'r': reactors = optarg; break;
         default: return usage(argv[0]);
         }
     }
@@ -50,6 +51,8 @@ int main(int argc, char **argv)
     if (rc < 0) fail("new", NULL, rc);
     if ((rc = eddy_server_set(s, "mode", mode)) < 0) fail("mode", mode, rc);
     if ((rc = eddy_server_set(s, "worker_num", workers)) < 0) fail("worker_num", workers, rc);
+    if (reactors && (rc = eddy_server_set(s, "reactor_num", reactors)) < 0)
+        fail("reactor_num", reactors, rc);
 
     char url[64];
     snprintf(url, sizeof url, "tcp://127.0.0.1:%s", port);

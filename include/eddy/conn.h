@@ -142,6 +142,10 @@ EDDY_EXPORT eddy_loop_t *eddy_conn_loop(const eddy_conn_t *c);
 EDDY_EXPORT eddy_listener_t *eddy_conn_listener(const eddy_conn_t *c);
 EDDY_EXPORT const eddy_addr_t *eddy_conn_peer(const eddy_conn_t *c);
 EDDY_EXPORT void eddy_conn_info(const eddy_conn_t *c, eddy_conn_info_t *out);
+/* Only what changes: id, fd, times, bytes and queued_bytes; peer and local
+ * are left as they are. No system call (eddy_conn_info asks the kernel for
+ * the local address), for refreshing a copy per packet. */
+EDDY_EXPORT void eddy_conn_counters(const eddy_conn_t *c, eddy_conn_info_t *out);
 EDDY_EXPORT size_t eddy_conn_queued(const eddy_conn_t *c);
 /* The socket descriptor (-1 once closed). Do not read, write or close it. */
 EDDY_EXPORT int eddy_conn_fd(const eddy_conn_t *c);

@@ -827,13 +827,18 @@ bool eddy_conn_closing(const eddy_conn_t *c)
 void eddy_conn_info(const eddy_conn_t *c, eddy_conn_info_t *out)
 {
     memset(out, 0, sizeof *out);
-    out->id = c->id;
-    out->fd = c->fd;
     out->peer = c->peer;
     if (c->fd >= 0) {
         out->local.len = sizeof out->local.u;
         if (getsockname(c->fd, &out->local.u.sa, &out->local.len) < 0) out->local.len = 0;
     }
+    eddy_conn_counters(c, out);
+}
+
+void eddy_conn_counters(const eddy_conn_t *c, eddy_conn_info_t *out)
+{
+    out->id = c->id;
+    out->fd = c->fd;
     out->connect_time = c->connect_time;
     out->last_recv_time = c->last_recv_time;
     out->last_send_time = c->last_send_time;

@@ -126,7 +126,7 @@ static void entry_refresh(reactor_t *r, eddy_conn_t *c)
 {
     session_entry_t *e = entry_of(r, c);
     eddy__table_write_begin(e);
-    if (entry_is(e, c)) eddy_conn_info(c, &e->info);
+    if (entry_is(e, c)) eddy_conn_counters(c, &e->info); /* the addresses were set at accept */
     eddy__table_write_end(e);
 }
 
@@ -360,7 +360,7 @@ static void conn_close(eddy_conn_t *c, eddy_close_reason_t reason, int err, void
     eddy__table_write_begin(e);
     if (entry_is(e, c)) {
         e->open = 0;
-        eddy_conn_info(c, &e->info);
+        eddy_conn_counters(c, &e->info);
     }
     eddy__table_write_end(e);
     r->open--;
