@@ -58,7 +58,7 @@ static void shutdown_timeout(eddy_loop_t *loop, int64_t id, void *ud)
 
 static void start_shutdown(eddy_server_t *s)
 {
-    int n = __atomic_add_fetch(&s->shutdown_requests, 1, __ATOMIC_RELAXED);
+    int n = ++s->shutdown_requests;
     if (n == 1) {
         EDDY_NOTICE("shutting down");
         s->shutting_down = true;

@@ -69,6 +69,7 @@ struct reactor {
     size_t nheld, held_cap;
     int64_t held_timer;
     bool draining, drained;
+    bool drain_forced; /* set by the master's thread: close and reset everything now */
     uint64_t drain_deadline;
     int64_t drain_timer;
     int start_rc; /* set by the thread before it signals started */
@@ -581,15 +582,10 @@ static void drain_check(reactor_t *r)
     eddy_loop_post(eddy_server_loop(r->s), drained_cb, r->s);
 }
 
-typedef struct drain_req {
-    reactor_t *r;
-    bool force;
-} drain_req_t;
-
 static void drain_start(eddy_loop_t *loop, void *ud)
 {
     reactor_t *r = ud;
-    bool force = __atomic_load_n(&r->s->shutdown_requests, __ATOMIC_RELAXED) > 1;
+    bool force = __atomic_load_n(&r->drain_forced, __ATOMIC_ACQUIRE);
     for (int i = 0; i < r->s->nports; i++) {
         if (!r->ports[i].listener) continue;
         eddy_listener_close(r->ports[i].listener);
@@ -609,9 +605,10 @@ static void drain_start(eddy_loop_t *loop, void *ud)
 
 void eddy__reactors_drain(eddy_server_t *s, bool force)
 {
-    (void)force; /* the reactor reads shutdown_requests: a second one forces */
-    for (int i = 0; i < s->reactors_running; i++)
+    for (int i = 0; i < s->reactors_running; i++) {
+        if (force) __atomic_store_n(&s->reactors[i].drain_forced, true, __ATOMIC_RELEASE);
         eddy_loop_post(s->reactors[i].loop, drain_start, &s->reactors[i]);
+    }
 }
 
 /* ---- the thread ------------------------------------------------------------------------ */

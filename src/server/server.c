@@ -475,7 +475,7 @@ static int tree_create(eddy_server_t *s)
     s->reload_next = -1;
     if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, s->notice_pipe) < 0)
         return -errno;
-    s->ninboxes = s->nslots + (table_is_process(s) ? s->opts.reactor_num : 0);
+    s->ninboxes = s->nslots + (is_process_mode(s) ? s->opts.reactor_num : 0);
     s->inboxes = calloc((size_t)s->ninboxes, sizeof *s->inboxes);
     if (!s->inboxes) return -ENOMEM;
     for (int i = 0; i < s->ninboxes; i++)
@@ -484,7 +484,7 @@ static int tree_create(eddy_server_t *s)
         int rc = eddy__ipc_inbox_create(&s->inboxes[i]);
         if (rc < 0) return rc;
     }
-    if (!table_is_process(s)) return 0;
+    if (!is_process_mode(s)) return 0;
     return eddy__table_create(&s->table, table_size(), s->opts.worker_num);
 }
 
@@ -511,7 +511,7 @@ int eddy_server_start(eddy_server_t *s)
         s->master_pid = s->manager_pid = getpid(); /* daemonize forked */
         rc = tree_create(s);
     }
-    if (rc == 0) rc = table_is_process(s) ? eddy__process_run(s) : eddy__master_run(s);
+    if (rc == 0) rc = is_process_mode(s) ? eddy__process_run(s) : eddy__master_run(s);
     tree_destroy(s);
     cleanup(s);
     return rc;

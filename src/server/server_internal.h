@@ -276,7 +276,7 @@ void eddy__table_write_begin(session_entry_t *e);
 /* A reactor thread uses descriptor fd: extend fd_end. */
 void eddy__table_note_fd(session_table_t *t, int fd);
 void eddy__table_write_end(session_entry_t *e);
-static inline bool table_is_process(const eddy_server_t *s)
+static inline bool is_process_mode(const eddy_server_t *s)
 {
     return s->opts.mode == EDDY_MODE_PROCESS;
 }

@@ -22,7 +22,7 @@
 
 static session_slot_t *session_find(eddy_server_t *s, eddy_session_t id)
 {
-    if (s->role != ROLE_WORKER || table_is_process(s) || session_owner(id) != s->worker_id)
+    if (s->role != ROLE_WORKER || is_process_mode(s) || session_owner(id) != s->worker_id)
         return NULL;
     size_t fd = (size_t)session_fd(id);
     uint32_t gen = (uint32_t)id;
@@ -177,7 +177,7 @@ static void net_stats_add(eddy_net_stats_t *to, const eddy_net_stats_t *n)
 
 static void leave_check(eddy_server_t *s)
 {
-    if (table_is_process(s)) {
+    if (is_process_mode(s)) {
         process_leave_check(s);
         return;
     }
@@ -227,7 +227,7 @@ void eddy__worker_leave(eddy_server_t *s)
     if (s->leaving) return;
     s->leaving = true;
     /* PROCESS mode: what is still in the inbox is the successor's. */
-    if (table_is_process(s) && s->ipc) eddy__ipc_stop_receiving(s->ipc);
+    if (is_process_mode(s) && s->ipc) eddy__ipc_stop_receiving(s->ipc);
     for (int i = 0; i < s->nports; i++) {
         if (!s->ports[i].listener) continue;
         eddy_net_stats_t n;
@@ -285,7 +285,7 @@ int eddy__worker_signals_start(eddy_server_t *s)
 static int open_port(eddy_server_t *s, server_port_t *p)
 {
     p->server = s;
-    if (table_is_process(s)) {
+    if (is_process_mode(s)) {
         /* The reactors accept; a datagram socket stays for sendto. */
         if (!p->udp && p->fd >= 0) close(p->fd);
         if (!p->udp) p->fd = -1;
@@ -369,7 +369,7 @@ static bool is_foreign(const eddy_server_t *s, eddy_session_t session)
 
 int eddy_server_send(eddy_server_t *s, eddy_session_t session, const void *data, size_t len)
 {
-    if (table_is_process(s)) return eddy__pw_call(s, session, MSG_SESSION_SEND, data, len);
+    if (is_process_mode(s)) return eddy__pw_call(s, session, MSG_SESSION_SEND, data, len);
     if (is_foreign(s, session)) return eddy__server_forward(s, session, 0, data, len);
     session_slot_t *slot = session_find(s, session);
     if (!slot) return -EDDY_ESESSION;
@@ -380,7 +380,7 @@ int eddy_server_send(eddy_server_t *s, eddy_session_t session, const void *data,
 
 int eddy_server_sendfile(eddy_server_t *s, eddy_session_t session, int fd, off_t offset, size_t len)
 {
-    if (table_is_process(s)) return eddy__pw_sendfile(s, session, fd, offset, len);
+    if (is_process_mode(s)) return eddy__pw_sendfile(s, session, fd, offset, len);
     session_slot_t *slot = session_find(s, session);
     if (!slot) return -EDDY_ESESSION;
     int rc = eddy_sendfile(slot->conn, fd, offset, len);
@@ -391,7 +391,7 @@ int eddy_server_sendfile(eddy_server_t *s, eddy_session_t session, int fd, off_t
 int eddy_server_sendto(eddy_server_t *s, int port, const eddy_addr_t *to, const void *data,
                        size_t len)
 {
-    if (table_is_process(s)) return eddy__pw_sendto(s, port, to, data, len);
+    if (is_process_mode(s)) return eddy__pw_sendto(s, port, to, data, len);
     if (s->role != ROLE_WORKER || port < 0 || port >= s->nports) return -EINVAL;
     if (!s->ports[port].listener) return -EDDY_ECLOSING;
     return eddy_listener_sendto(s->ports[port].listener, data, len, to);
@@ -399,7 +399,7 @@ int eddy_server_sendto(eddy_server_t *s, int port, const eddy_addr_t *to, const 
 
 int eddy_server_close(eddy_server_t *s, eddy_session_t session)
 {
-    if (table_is_process(s)) return eddy__pw_call(s, session, MSG_SESSION_CLOSE, NULL, 0);
+    if (is_process_mode(s)) return eddy__pw_call(s, session, MSG_SESSION_CLOSE, NULL, 0);
     if (is_foreign(s, session)) return eddy__server_forward(s, session, 1, NULL, 0);
     eddy_conn_t *c = session_conn(s, session);
     return c ? eddy_close(c) : -EDDY_ESESSION;
@@ -407,7 +407,7 @@ int eddy_server_close(eddy_server_t *s, eddy_session_t session)
 
 int eddy_server_reset(eddy_server_t *s, eddy_session_t session)
 {
-    if (table_is_process(s)) return eddy__pw_call(s, session, MSG_SESSION_RESET, NULL, 0);
+    if (is_process_mode(s)) return eddy__pw_call(s, session, MSG_SESSION_RESET, NULL, 0);
     if (is_foreign(s, session)) return eddy__server_forward(s, session, 2, NULL, 0);
     eddy_conn_t *c = session_conn(s, session);
     return c ? eddy_reset(c) : -EDDY_ESESSION;
@@ -415,28 +415,28 @@ int eddy_server_reset(eddy_server_t *s, eddy_session_t session)
 
 int eddy_server_pause(eddy_server_t *s, eddy_session_t session)
 {
-    if (table_is_process(s)) return eddy__pw_call(s, session, MSG_SESSION_PAUSE, NULL, 0);
+    if (is_process_mode(s)) return eddy__pw_call(s, session, MSG_SESSION_PAUSE, NULL, 0);
     eddy_conn_t *c = session_conn(s, session);
     return c ? eddy_pause(c) : -EDDY_ESESSION;
 }
 
 int eddy_server_resume(eddy_server_t *s, eddy_session_t session)
 {
-    if (table_is_process(s)) return eddy__pw_call(s, session, MSG_SESSION_RESUME, NULL, 0);
+    if (is_process_mode(s)) return eddy__pw_call(s, session, MSG_SESSION_RESUME, NULL, 0);
     eddy_conn_t *c = session_conn(s, session);
     return c ? eddy_resume(c) : -EDDY_ESESSION;
 }
 
 bool eddy_server_exists(eddy_server_t *s, eddy_session_t session)
 {
-    if (table_is_process(s)) return eddy__pw_exists(s, session);
+    if (is_process_mode(s)) return eddy__pw_exists(s, session);
     eddy_conn_t *c = session_conn(s, session);
     return c && !eddy_conn_closing(c);
 }
 
 int eddy_server_info(eddy_server_t *s, eddy_session_t session, eddy_session_info_t *out)
 {
-    if (table_is_process(s)) return eddy__pw_info(s, session, out);
+    if (is_process_mode(s)) return eddy__pw_info(s, session, out);
     session_slot_t *slot = session_find(s, session);
     if (!slot) return -EDDY_ESESSION;
     out->worker_id = s->worker_id;
@@ -450,7 +450,7 @@ int eddy_server_info(eddy_server_t *s, eddy_session_t session, eddy_session_info
 void eddy_server_foreach(eddy_server_t *s,
                          void (*fn)(eddy_server_t *s, eddy_session_t session, void *arg), void *arg)
 {
-    if (table_is_process(s)) {
+    if (is_process_mode(s)) {
         eddy__pw_foreach(s, fn, arg);
         return;
     }
@@ -462,7 +462,7 @@ void eddy_server_foreach(eddy_server_t *s,
 
 int eddy_server_protect(eddy_server_t *s, eddy_session_t session, bool on)
 {
-    if (table_is_process(s)) {
+    if (is_process_mode(s)) {
         char flag = on;
         return eddy__pw_call(s, session, MSG_SESSION_PROTECT, &flag, 1);
     }
@@ -475,14 +475,14 @@ int eddy_server_protect(eddy_server_t *s, eddy_session_t session, bool on)
 
 int eddy_server_answered(eddy_server_t *s, eddy_session_t session)
 {
-    if (table_is_process(s)) return eddy__pw_call(s, session, MSG_SESSION_ANSWERED, NULL, 0);
+    if (is_process_mode(s)) return eddy__pw_call(s, session, MSG_SESSION_ANSWERED, NULL, 0);
     return session_find(s, session) || is_foreign(s, session) ? 0 : -EDDY_ESESSION;
 }
 
 int eddy_server_bind(eddy_server_t *s, eddy_session_t session, uint64_t uid)
 {
     if (uid == 0) return -EINVAL;
-    if (table_is_process(s)) return eddy__pw_call(s, session, MSG_SESSION_BIND, &uid, sizeof uid);
+    if (is_process_mode(s)) return eddy__pw_call(s, session, MSG_SESSION_BIND, &uid, sizeof uid);
     session_slot_t *slot = session_find(s, session);
     if (!slot) return -EDDY_ESESSION;
     slot->uid = uid;
