@@ -111,6 +111,13 @@ struct ipc {
 
     pending_t *pend_head, *pend_tail;
 
+    /* Datagram buffers kept from sent items: a busy sender fills one per
+     * iteration, and allocating it anew each time (growing it by doubling,
+     * then freeing it at the heap's top) cost a brk system call per batch
+     * in PROCESS-mode workers. */
+    out_item_t *spares;
+    int nspares;
+
     struct pollfd *pfds; /* n + 1 */
     int *pslot;          /* the slot of pfds[i + 1] */
     ipc_stats_t stats;
@@ -180,6 +187,32 @@ static void item_free(out_item_t *t)
     free(t);
 }
 
+/* A sent or dropped item: keep a records buffer for the next datagram (it
+ * keeps the size it grew to, at most IPC_DGRAM_MAX). */
+static void item_release(ipc_t *ipc, out_item_t *t)
+{
+    if (t->large || ipc->nspares >= IPC_SPARE_ITEMS) {
+        item_free(t);
+        return;
+    }
+    t->next = ipc->spares;
+    ipc->spares = t;
+    ipc->nspares++;
+}
+
+/* A new records item, empty: a kept one if there is one. */
+static out_item_t *item_new(ipc_t *ipc)
+{
+    out_item_t *t = ipc->spares;
+    if (!t) return calloc(1, sizeof *t);
+    ipc->spares = t->next;
+    ipc->nspares--;
+    t->next = NULL;
+    t->len = 0;
+    t->nmsgs = 0;
+    return t;
+}
+
 static bool fits(const ipc_t *ipc, const ipc_dest_t *d, size_t n)
 {
     return n <= ipc->max_queued && d->queued <= ipc->max_queued - n;
@@ -204,7 +237,7 @@ static int queue_small(ipc_t *ipc, ipc_dest_t *d, const ipc_header_t *h, const v
     size_t at = append ? align8(t->len) : 0;
     size_t grow = append ? at + rec - t->len : rec;
     if (!fits(ipc, d, grow)) return -EDDY_EOUTPUT_FULL;
-    if (!append && !(t = calloc(1, sizeof *t))) return -ENOMEM;
+    if (!append && !(t = item_new(ipc))) return -ENOMEM;
     if (at + rec > t->cap) {
         size_t cap = t->cap ? t->cap : 1024;
         while (cap < at + rec)
@@ -286,7 +319,7 @@ static int write_dest(ipc_t *ipc, ipc_dest_t *d)
         }
         d->head = t->next;
         if (!d->head) d->tail = NULL;
-        item_free(t);
+        item_release(ipc, t);
     }
     return 0;
 }
@@ -297,7 +330,7 @@ static void drop_queue(ipc_t *ipc, ipc_dest_t *d)
         out_item_t *t = d->head;
         d->head = t->next;
         ipc->stats.send_dropped += t->nmsgs;
-        item_free(t);
+        item_release(ipc, t);
     }
     d->tail = NULL;
     d->queued = 0;
@@ -1012,6 +1045,11 @@ static void destroy(ipc_t *ipc)
         ipc->pend_head = p->next;
         free(p->owned);
         free(p);
+    }
+    while (ipc->spares) {
+        out_item_t *t = ipc->spares;
+        ipc->spares = t->next;
+        item_free(t);
     }
     free(ipc->partials);
     free(ipc->dests);
