@@ -20,7 +20,8 @@
 #   p99_ratio=EDDY/UV p99 latency                       (<= 1: eddy no worse)
 #
 # Environment: DURATION (default 5), WARMUP (default 1), REPEAT (default 3),
-# EDDY_ARGS (extra arguments for the eddy server, e.g. "-w 2"), LOAD_ARGS
+# EDDY_ARGS (extra arguments for the eddy server, e.g. "-w 2"), UV_ARGS (the
+# same for the libuv server: "-w 2" runs two libuv processes), LOAD_ARGS
 # (extra arguments for bench_echo_load, e.g. "-r" for "\r\n" lines),
 # ROWS (default "1:64 1:4096 100:64 100:4096", CONNS:SIZE), EDDY_SERVER and UV_SERVER
 # (override the server binaries, e.g. point both at ref_uv_echo to test this
@@ -107,7 +108,11 @@ start_server() { # start_server BINARY -> sets server_pid, port
     local out=$tmp/server$nstarted.out err=$tmp/server$nstarted.err
     : >"$out"
     local extra=()
-    [[ $1 == "$eddy_server" ]] && read -r -a extra <<<"${EDDY_ARGS:-}"
+    if [[ $1 == "$eddy_server" ]]; then
+        read -r -a extra <<<"${EDDY_ARGS:-}"
+    else
+        read -r -a extra <<<"${UV_ARGS:-}"
+    fi
     "${server_pin[@]}" "$1" -p 0 "${extra[@]}" >"$out" 2>"$err" &
     server_pid=$!
     port=

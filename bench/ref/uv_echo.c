@@ -1,11 +1,15 @@
 /*
  * bench/ref/uv_echo.c — the libuv reference line-echo server.
  *
- *   ref_uv_echo [-p PORT]        (PORT 0, the default, picks a free port)
+ *   ref_uv_echo [-p PORT] [-w N]  (PORT 0, the default, picks a free port)
  *
  * Binds 127.0.0.1, prints "listening on 127.0.0.1:PORT" once listening, and
  * echoes every '\n'-terminated line back on the connection it came from.
  * SIGINT or SIGTERM closes every handle and exits 0 with nothing leaked.
+ * With -w N (N > 1) the process forks N children after listening, each with
+ * its own loop accepting on the shared socket (nginx's worker model), so
+ * that a multi-worker eddy is compared at an equal process count; the
+ * parent only forwards SIGINT/SIGTERM to them and exits once all have.
  *
  * This is what bench/echo.sh measures eddy against, so it is written the way
  * a careful libuv program would be:
@@ -30,6 +34,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <uv.h>
 
@@ -204,38 +210,44 @@ static void on_signal(uv_signal_t *sig, int signo)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: ref_uv_echo [-p PORT]\n");
+    fprintf(stderr, "usage: ref_uv_echo [-p PORT] [-w WORKERS]\n");
     exit(2);
 }
 
-int main(int argc, char **argv)
+static long parse_number(const char *arg, long min, long max)
 {
-    int port = 0;
-    int opt;
-    while ((opt = getopt(argc, argv, "p:")) != -1) {
-        switch (opt) {
-        case 'p': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || v < 0 || v > 65535) usage();
-            port = (int)v;
-            break;
-        }
-        default: usage();
-        }
-    }
-    if (optind != argc) usage();
-    signal(SIGPIPE, SIG_IGN);
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (*arg == '\0' || *end != '\0' || v < min || v > max) usage();
+    return v;
+}
 
+/* A listening socket on 127.0.0.1:port (0: a free one); *bound_port gets the
+ * port. The fd, or -1 with a message. */
+static int listen_socket(int port, int *bound_port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, SOMAXCONN) < 0 ||
+        getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
+        perror("uv_echo: listen");
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    *bound_port = ntohs(addr.sin_port);
+    return fd;
+}
+
+/* One worker: a loop accepting on listen_fd until SIGINT or SIGTERM. */
+static int serve(int listen_fd)
+{
     g_loop = uv_default_loop();
-    struct sockaddr_in addr;
-    int r = uv_ip4_addr("127.0.0.1", port, &addr);
-    if (r == 0) r = uv_tcp_init(g_loop, &g_server);
-    if (r == 0) r = uv_tcp_bind(&g_server, (const struct sockaddr *)&addr, 0);
+    int r = uv_tcp_init(g_loop, &g_server);
+    if (r == 0) r = uv_tcp_open(&g_server, listen_fd);
     if (r == 0) r = uv_listen((uv_stream_t *)&g_server, SOMAXCONN, on_connection);
-    struct sockaddr_storage bound;
-    int len = (int)sizeof(bound);
-    if (r == 0) r = uv_tcp_getsockname(&g_server, (struct sockaddr *)&bound, &len);
     if (r == 0) r = uv_signal_init(g_loop, &g_sigint);
     if (r == 0) r = uv_signal_start(&g_sigint, on_signal, SIGINT);
     if (r == 0) r = uv_signal_init(g_loop, &g_sigterm);
@@ -244,9 +256,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "uv_echo: %s\n", uv_strerror(r));
         return 1;
     }
-    printf("listening on 127.0.0.1:%d\n", ntohs(((struct sockaddr_in *)&bound)->sin_port));
-    fflush(stdout);
-
     r = uv_run(g_loop, UV_RUN_DEFAULT);
     /* Every handle is closed by now; close the loop itself. */
     if (uv_loop_close(g_loop) != 0) {
@@ -254,4 +263,77 @@ int main(int argc, char **argv)
         return 1;
     }
     return r < 0 ? 1 : 0;
+}
+
+/* The parent of -w N: wait for SIGINT/SIGTERM, pass it on, reap the workers.
+ * Exits 1 if any worker failed. */
+static int supervise(pid_t *pids, int n)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGCHLD);
+    int sig = 0, failed = 0, left = n;
+    while (left > 0) {
+        if (sigwait(&set, &sig) != 0) continue;
+        if (sig != SIGCHLD)
+            for (int i = 0; i < n; i++)
+                if (pids[i] > 0) kill(pids[i], sig);
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+            left--;
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed = 1;
+            for (int i = 0; i < n; i++)
+                if (pids[i] == pid) pids[i] = 0;
+        }
+    }
+    return failed;
+}
+
+int main(int argc, char **argv)
+{
+    int port = 0, workers = 1, opt;
+    while ((opt = getopt(argc, argv, "p:w:")) != -1) {
+        switch (opt) {
+        case 'p': port = (int)parse_number(optarg, 0, 65535); break;
+        case 'w': workers = (int)parse_number(optarg, 1, 64); break;
+        default: usage();
+        }
+    }
+    if (optind != argc) usage();
+    signal(SIGPIPE, SIG_IGN);
+
+    int bound_port, fd = listen_socket(port, &bound_port);
+    if (fd < 0) return 1;
+    printf("listening on 127.0.0.1:%d\n", bound_port);
+    fflush(stdout);
+    if (workers == 1) return serve(fd);
+
+    /* Blocked before forking, so that a signal sent as soon as the port is
+     * printed is neither lost nor fatal; each worker unblocks its own. */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, &old);
+    pid_t pids[64] = {0};
+    for (int i = 0; i < workers; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            sigprocmask(SIG_SETMASK, &old, NULL);
+            _exit(serve(fd));
+        }
+        if (pids[i] < 0) {
+            perror("uv_echo: fork");
+            for (int k = 0; k < i; k++)
+                kill(pids[k], SIGTERM);
+            supervise(pids, i);
+            return 1;
+        }
+    }
+    close(fd);
+    return supervise(pids, workers);
 }
