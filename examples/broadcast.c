@@ -50,6 +50,7 @@ static void on_pipe_message(eddy_server_t *s, int src_worker, const void *data, 
 
 int main(int argc, char **argv)
 {
+    eddy_proctitle_init(argc, argv); /* first: ps shows "eddy: worker #0" ... */
     const char *port = "0";
     int workers = 2;
     for (int opt; (opt = getopt(argc, argv, "p:w:")) != -1;) {

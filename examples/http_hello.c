@@ -36,6 +36,7 @@ static void fail(const char *what, const char *value, int rc)
 
 int main(int argc, char **argv)
 {
+    eddy_proctitle_init(argc, argv); /* first: ps shows "eddy: worker #0" ... */
     const char *port = "0", *workers = "1", *mode = "base", *reactors = NULL;
     for (int opt; (opt = getopt(argc, argv, "p:w:m:r:")) != -1;) {
         switch (opt) {

@@ -98,6 +98,7 @@ static void fail(const char *what, int rc)
 
 int main(int argc, char **argv)
 {
+    eddy_proctitle_init(argc, argv); /* first: ps shows "eddy: worker #0" ... */
     const char *port = "0", *port2 = NULL, *workers = "2", *mode = "base", *max_request = "0",
                *tasks = "0", *reactors = NULL;
     for (int opt; (opt = getopt(argc, argv, "p:P:w:m:r:t:n:")) != -1;) {

@@ -87,6 +87,7 @@ static void on_finish(eddy_server_t *s, int64_t task_id, const void *data, size_
 
 int main(int argc, char **argv)
 {
+    eddy_proctitle_init(argc, argv); /* first: ps shows "eddy: worker #0" ... */
     const char *port = "0", *workers = "2", *tasks = "2";
     for (int opt; (opt = getopt(argc, argv, "p:w:t:")) != -1;) {
         switch (opt) {

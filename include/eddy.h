@@ -13,6 +13,7 @@
 #include "eddy/list.h"
 #include "eddy/heap.h"
 #include "eddy/log.h"
+#include "eddy/proctitle.h"
 #include "eddy/clock.h"
 #include "eddy/loop.h"
 #include "eddy/framing.h"

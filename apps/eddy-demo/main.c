@@ -99,6 +99,7 @@ static int fail(const char *what, int rc)
 
 int main(int argc, char **argv)
 {
+    eddy_proctitle_init(argc, argv); /* first: ps shows "eddy: worker #0" ... */
     int http_port = 9501, echo_port = 9502, login_port = 9503;
     demo_t d = {.users = "alice", .www = EDDY_DEMO_WWW, .mode = "base"};
     const char *workers = "2", *level = "info";

@@ -214,6 +214,9 @@ int eddy_connect(eddy_loop_t *loop, const char *url, const eddy_port_options_t *
     c->announced = true; /* on_close is owed from here on */
     if (numeric) start_connect(c, fd, &addr);
     if (c->state != CONN_CLOSED) {
+        /* The loop's clock is cached per iteration, and a connect may be
+         * asked for long after it was read: the timeout counts from now. */
+        eddy_loop_update_time(loop);
         int64_t id = eddy_timer_after(loop, g->opts.connect_timeout, connect_timeout_cb, c);
         c->timer = id > 0 ? id : 0;
     }

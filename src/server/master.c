@@ -20,6 +20,7 @@
 #include "eddy/error.h"
 #include "eddy/log.h"
 #include "eddy/loop.h"
+#include "eddy/proctitle.h"
 #include "server_internal.h"
 
 #define QUICK_DEATH_MS     1000 /* a worker dying this soon after start... */
@@ -413,7 +414,7 @@ void eddy__server_restore_signals(const eddy_server_t *s)
 
 int eddy__master_run(eddy_server_t *s)
 {
-    prctl(PR_SET_NAME, s->role == ROLE_MANAGER ? "eddy: manager" : "eddy: master");
+    eddy_proctitle_set(s->role == ROLE_MANAGER ? "eddy: manager" : "eddy: master");
     sigset_t watched;
     eddy__server_signal_set(&watched);
     sigprocmask(SIG_BLOCK, &watched, NULL);

@@ -24,6 +24,7 @@
 #include "eddy/error.h"
 #include "eddy/log.h"
 #include "eddy/loop.h"
+#include "eddy/proctitle.h"
 #include "server_internal.h"
 
 static const int process_signals[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCHLD};
@@ -148,7 +149,7 @@ static void run_manager(eddy_server_t *s)
 
 int eddy__process_run(eddy_server_t *s)
 {
-    prctl(PR_SET_NAME, "eddy: master");
+    eddy_proctitle_set("eddy: master");
     sigset_t watched;
     eddy__server_signal_set(&watched);
     sigprocmask(SIG_BLOCK, &watched, NULL);

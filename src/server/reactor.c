@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
+#include "eddy/proctitle.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -681,9 +681,9 @@ static void *reactor_main(void *arg)
 {
     reactor_t *r = arg;
     eddy_server_t *s = r->s;
-    char title[16];
-    snprintf(title, sizeof title, "eddy: reactor%d", r->index);
-    prctl(PR_SET_NAME, title);
+    char name[16];
+    snprintf(name, sizeof name, "eddy: reactor%d", r->index);
+    eddy_proctitle_set_thread(name);
     int rc = eddy_loop_new(&r->loop);
     /* The queue to a worker may pass the limit by one packet before the
      * reactor holds the next: leave room for the largest. */

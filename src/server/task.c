@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
+#include "eddy/proctitle.h"
 #include <time.h>
 #include <unistd.h>
 
@@ -216,9 +216,10 @@ void eddy__task_worker_leave(eddy_server_t *s)
 
 void eddy__task_worker_run(eddy_server_t *s, int slot)
 {
-    char title[16];
-    snprintf(title, sizeof title, "eddy: task %d", slot);
-    prctl(PR_SET_NAME, title);
+    eddy_proctitle_set("eddy: task worker #%d", slot);
+    char name[16]; /* the thread name keeps 15 bytes: the number first */
+    snprintf(name, sizeof name, "eddy: task %d", slot);
+    eddy_proctitle_set_thread(name);
     s->role = ROLE_TASK_WORKER;
     s->worker_id = slot;
     s->start_time = (uint64_t)time(NULL);

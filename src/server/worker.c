@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
+#include "eddy/proctitle.h"
 #include <time.h>
 #include <unistd.h>
 
@@ -321,9 +321,10 @@ static uint64_t pick_request_limit(const eddy_server_t *s)
 
 void eddy__worker_run(eddy_server_t *s, int worker_id)
 {
-    char title[16];
-    snprintf(title, sizeof title, "eddy: worker %d", worker_id);
-    prctl(PR_SET_NAME, title);
+    eddy_proctitle_set("eddy: worker #%d", worker_id);
+    char name[16]; /* the thread name keeps 15 bytes: "#" would cut #10 to #1 */
+    snprintf(name, sizeof name, "eddy: worker %d", worker_id);
+    eddy_proctitle_set_thread(name);
     s->role = ROLE_WORKER;
     s->worker_id = worker_id;
     srand((unsigned)(getpid() ^ time(NULL)));

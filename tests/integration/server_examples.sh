@@ -39,6 +39,37 @@ while len(got) < 4 + len(body):
 assert got == struct.pack("!I", len(body)) + body
 print("ok: server (%s mode) echoes lines, answers WHO and TASK, echoes length-framed packets" % mode)
 PY
+# examples/server calls eddy_proctitle_init: ps shows each process's role.
+python3 - "$PID" "$mode" <<'PY'
+import os, sys, time
+root, mode = int(sys.argv[1]), sys.argv[2]
+want = {"eddy: master", "eddy: worker #0", "eddy: worker #1", "eddy: task worker #2"}
+if mode == "process":
+    want.add("eddy: manager")
+def tree(pid):
+    yield pid
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            kids = [int(k) for k in f.read().split()]
+    except OSError:
+        kids = []
+    for k in kids:
+        yield from tree(k)
+deadline = time.time() + 5
+while True:
+    titles = set()
+    for pid in tree(root):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                titles.add(f.read().split(b"\0")[0].decode())
+        except OSError:
+            pass
+    if want <= titles or time.time() > deadline:
+        break
+    time.sleep(0.1)
+assert want <= titles, (sorted(want), sorted(titles))
+print("ok: process titles (%s mode): %s" % (mode, ", ".join(sorted(titles))))
+PY
 stop "$PID" server
 done
 
