@@ -348,8 +348,10 @@ EDDY_EXPORT int eddy_http_write(eddy_http_res_t *res, const void *data, size_t l
 EDDY_EXPORT int eddy_http_add_trailer(eddy_http_res_t *res, const char *name, const char *value);
 /* End the response with len bytes of the file fd from offset as its body
  * (len 0: to the end of the file), written with sendfile, never compressed;
- * eddy duplicates fd. Only before any write (-EDDY_ESTATE). Ends the
- * response like eddy_http_end, with the same errors, plus -errno from fstat. */
+ * eddy duplicates fd. Ends the response like eddy_http_end, with the same
+ * errors. Before anything is done, leaving the response untouched for the
+ * handler to answer another way: -EDDY_ESTATE after a write, -EINVAL for a
+ * negative offset, -errno when fstat fails (len 0: a bad fd). */
 EDDY_EXPORT int eddy_http_sendfile(eddy_http_res_t *res, int fd, off_t offset, size_t len);
 
 /* ---- static files from a handler ---------------------------------------------------- */

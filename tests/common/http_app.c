@@ -220,6 +220,9 @@ static void file(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
     int fd = open(file_path, O_RDONLY | O_CLOEXEC);
     CHECK(fd >= 0);
     eddy_http_set_header(res, "Content-Type", "application/octet-stream");
+    /* Refused before anything is done: the response is still the handler's. */
+    CHECK_EQ(eddy_http_sendfile(res, -1, 0, 0), -EBADF);
+    CHECK_EQ(eddy_http_sendfile(res, fd, -1, 10), -EINVAL);
     CHECK_EQ(eddy_http_sendfile(res, fd, 0, 0), 0);
     close(fd);
 }
