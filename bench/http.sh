@@ -11,6 +11,11 @@
 #             port on 127.0.0.1 (bench/http_common.sh, nginx_conf)
 #   base    — BUILD_DIR/examples/http_hello -w N (BASE mode: every worker
 #             accepts and serves its own connections)
+#   floor   — BUILD_DIR/bench/ref_uring_hello -w N, only when SERVERS names
+#             it: the same answer from a program with no parser and no
+#             state, all its I/O through io_uring (one system call per batch
+#             of ready connections, no epoll): what the kernel alone costs
+#             per request here, the floor under every server
 #   process — BUILD_DIR/examples/http_hello -m process -w N (PROCESS mode:
 #             the master's reactor threads hold the connections, workers run
 #             the handler); reactor_num = N is passed with -r when
@@ -54,6 +59,8 @@
 #   p99_ratio=BASE/NGINX p99 latency                 (target <= 1.0)
 #   process_ratio_raw= process_ratio_per_cpu= process_p99_ratio=  PROCESS/NGINX
 #   process_vs_base_raw= process_vs_base_per_cpu=   PROCESS/BASE (target >= 0.6)
+#   floor_ratio_raw= floor_ratio_per_cpu=   FLOOR/NGINX (floor_*: "pending"
+#                                           unless SERVERS names floor)
 # errors = wrk's socket errors (connect, read, write, timeout) plus non-2xx
 # responses, plus bench_http_load's lost connections (refused, reset,
 # closed, a wrong answer). other_cpu_s = the machine's busy CPU time
@@ -65,7 +72,7 @@
 # Environment: LOAD (wrk or http_load, default wrk), DURATION (default 5),
 # WARMUP (default 1), REPEAT (default 3),
 # ROWS (default "c100 c1000 c100_p16"; any cN or cN_pD), WORKERS (default
-# "1 2"), SERVERS (default "nginx base process"), PIN (default 1: with 2+
+# "1 2"), SERVERS (default "nginx base process"; add floor), PIN (default 1: with 2+
 # CPUs the server tree runs on CPU 0 and the load on CPU 1), WRK_THREADS (default
 # 1 when pinned — wrk then has one CPU — else the number of CPUs), NGINX
 # (default: nginx on PATH, else /usr/sbin/nginx), EDDY_SERVER (default
@@ -87,6 +94,7 @@ rows=${ROWS:-"c100 c1000 c100_p16"}
 worker_counts=${WORKERS:-"1 2"}
 servers=${SERVERS:-"nginx base process"}
 eddy_server=${EDDY_SERVER:-$build/examples/http_hello}
+floor_server=${FLOOR_SERVER:-$build/bench/ref_uring_hello}
 nginx=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 lua=$here/http_pipeline.lua
 load=${LOAD:-wrk}
@@ -233,6 +241,7 @@ start() {
     case $1 in
     nginx) start_nginx "$2" ;;
     base) start_eddy "$eddy_server" -w "$2" ;;
+    floor) start_eddy "$floor_server" -w "$2" ;;
     process)
         if [[ $reactor_flag == 1 ]]; then
             start_eddy "$eddy_server" -m process -w "$2" -r "$2"
@@ -349,6 +358,7 @@ pending() { # pending NAME
 available() { # available SERVER -> 0 when it can run
     case $1 in
     nginx) [[ $have_nginx == 1 ]] ;;
+    floor) [[ -x $floor_server ]] ;;
     *) [[ $have_eddy == 1 ]] ;;
     esac
 }
@@ -374,7 +384,7 @@ for row in $rows; do
             done
         done
         line="row=$row workers=$workers"
-        for s in nginx base process; do
+        for s in nginx base process floor; do
             if [[ " $servers " == *" $s "* ]] && available "$s"; then
                 mapfile -t list <<<"${runs[$s]%$'\n'}"
                 summarize "$s" "${list[@]}"
@@ -392,6 +402,8 @@ for row in $rows; do
         line+=" process_p99_ratio=$(div "$(get process_p99_us "$line")" "$(get nginx_p99_us "$line")")"
         line+=" process_vs_base_raw=$(div "$(get process_rps "$line")" "$(get base_rps "$line")")"
         line+=" process_vs_base_per_cpu=$(div "$(get process_req_per_cpu_s "$line")" "$(get base_req_per_cpu_s "$line")")"
+        line+=" floor_ratio_raw=$(div "$(get floor_rps "$line")" "$(get nginx_rps "$line")")"
+        line+=" floor_ratio_per_cpu=$(div "$(get floor_req_per_cpu_s "$line")" "$(get nginx_req_per_cpu_s "$line")")"
         echo "$line"
     done
 done

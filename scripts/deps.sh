@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
-  libssl-dev zlib1g-dev libuv1-dev
+  libssl-dev zlib1g-dev libuv1-dev liburing-dev
   curl wrk valgrind python3 netcat-openbsd
   nginx
 )
