@@ -32,11 +32,10 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
+
+#include "ref_common.h"
 
 #define RING_ENTRIES 4096
 #define IN_SIZE      8192 /* a request head must fit */
@@ -210,8 +209,9 @@ static void on_completion(const struct io_uring_cqe *cqe)
     }
 }
 
-static int serve(void)
+static int serve(int fd)
 {
+    listen_fd = fd;
     struct rlimit rl;
     max_fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (size_t)rl.rlim_cur : 1024;
     conns = calloc(max_fds, sizeof *conns);
@@ -244,103 +244,15 @@ static int serve(void)
         }
         io_uring_cq_advance(&ring, n);
     }
-    for (size_t fd = 0; fd < max_fds; fd++)
-        if (conns[fd]) conn_close(conns[fd]);
+    for (size_t i = 0; i < max_fds; i++)
+        if (conns[i]) conn_close(conns[i]);
     io_uring_queue_exit(&ring);
     free(conns);
     close(signal_fd);
     return 0;
 }
 
-static void usage(void)
-{
-    fprintf(stderr, "usage: ref_uring_hello [-p PORT] [-w WORKERS]\n");
-    exit(2);
-}
-
-static long parse_number(const char *arg, long min, long max)
-{
-    char *end;
-    long v = strtol(arg, &end, 10);
-    if (*arg == '\0' || *end != '\0' || v < min || v > max) usage();
-    return v;
-}
-
-/* A listening socket on 127.0.0.1:port; *bound_port gets the port. */
-static int listen_socket(int port, int *bound_port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, SOMAXCONN) < 0 ||
-        getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
-        perror("uring_hello: listen");
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    *bound_port = ntohs(addr.sin_port);
-    return fd;
-}
-
-/* The parent of -w N: pass SIGINT/SIGTERM on, reap the workers. */
-static int supervise(pid_t *pids, int n, const sigset_t *set)
-{
-    int failed = 0, left = n, sig;
-    while (left > 0) {
-        if (sigwait(set, &sig) != 0) continue;
-        if (sig != SIGCHLD)
-            for (int i = 0; i < n; i++)
-                if (pids[i] > 0) kill(pids[i], sig);
-        int status;
-        pid_t pid;
-        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-            left--;
-            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed = 1;
-            for (int i = 0; i < n; i++)
-                if (pids[i] == pid) pids[i] = 0;
-        }
-    }
-    return failed;
-}
-
 int main(int argc, char **argv)
 {
-    int port = 0, workers = 1, opt;
-    while ((opt = getopt(argc, argv, "p:w:")) != -1) {
-        switch (opt) {
-        case 'p': port = (int)parse_number(optarg, 0, 65535); break;
-        case 'w': workers = (int)parse_number(optarg, 1, 64); break;
-        default: usage();
-        }
-    }
-    if (optind != argc) usage();
-    /* Blocked from the start: the workers read them through a signalfd,
-     * the parent with sigwait. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    int bound_port;
-    if ((listen_fd = listen_socket(port, &bound_port)) < 0) return 1;
-    printf("listening on 127.0.0.1:%d\n", bound_port);
-    fflush(stdout);
-    if (workers == 1) return serve();
-    pid_t pids[64] = {0};
-    for (int i = 0; i < workers; i++) {
-        if ((pids[i] = fork()) == 0) _exit(serve());
-        if (pids[i] < 0) {
-            perror("uring_hello: fork");
-            for (int k = 0; k < i; k++)
-                kill(pids[k], SIGTERM);
-            supervise(pids, i, &set);
-            return 1;
-        }
-    }
-    close(listen_fd);
-    return supervise(pids, workers, &set);
+    return ref_main(argc, argv, "ref_uring_hello", serve);
 }

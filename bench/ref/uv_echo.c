@@ -34,10 +34,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 
 #include <uv.h>
+
+#include "ref_common.h"
 
 #define READ_CHUNK       (64 * 1024)
 #define MAX_LINE         (8 * 1024 * 1024)
@@ -208,42 +208,15 @@ static void on_signal(uv_signal_t *sig, int signo)
     uv_walk(sig->loop, close_any, NULL);
 }
 
-static void usage(void)
-{
-    fprintf(stderr, "usage: ref_uv_echo [-p PORT] [-w WORKERS]\n");
-    exit(2);
-}
-
-static long parse_number(const char *arg, long min, long max)
-{
-    char *end;
-    long v = strtol(arg, &end, 10);
-    if (*arg == '\0' || *end != '\0' || v < min || v > max) usage();
-    return v;
-}
-
-/* A listening socket on 127.0.0.1:port (0: a free one); *bound_port gets the
- * port. The fd, or -1 with a message. */
-static int listen_socket(int port, int *bound_port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, SOMAXCONN) < 0 ||
-        getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
-        perror("uv_echo: listen");
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    *bound_port = ntohs(addr.sin_port);
-    return fd;
-}
-
 /* One worker: a loop accepting on listen_fd until SIGINT or SIGTERM. */
 static int serve(int listen_fd)
 {
+    sigset_t set; /* libuv's signal handles need the signals unblocked */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
     g_loop = uv_default_loop();
     int r = uv_tcp_init(g_loop, &g_server);
     if (r == 0) r = uv_tcp_open(&g_server, listen_fd);
@@ -265,75 +238,7 @@ static int serve(int listen_fd)
     return r < 0 ? 1 : 0;
 }
 
-/* The parent of -w N: wait for SIGINT/SIGTERM, pass it on, reap the workers.
- * Exits 1 if any worker failed. */
-static int supervise(pid_t *pids, int n)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGCHLD);
-    int sig = 0, failed = 0, left = n;
-    while (left > 0) {
-        if (sigwait(&set, &sig) != 0) continue;
-        if (sig != SIGCHLD)
-            for (int i = 0; i < n; i++)
-                if (pids[i] > 0) kill(pids[i], sig);
-        int status;
-        pid_t pid;
-        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-            left--;
-            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed = 1;
-            for (int i = 0; i < n; i++)
-                if (pids[i] == pid) pids[i] = 0;
-        }
-    }
-    return failed;
-}
-
 int main(int argc, char **argv)
 {
-    int port = 0, workers = 1, opt;
-    while ((opt = getopt(argc, argv, "p:w:")) != -1) {
-        switch (opt) {
-        case 'p': port = (int)parse_number(optarg, 0, 65535); break;
-        case 'w': workers = (int)parse_number(optarg, 1, 64); break;
-        default: usage();
-        }
-    }
-    if (optind != argc) usage();
-    signal(SIGPIPE, SIG_IGN);
-
-    int bound_port, fd = listen_socket(port, &bound_port);
-    if (fd < 0) return 1;
-    printf("listening on 127.0.0.1:%d\n", bound_port);
-    fflush(stdout);
-    if (workers == 1) return serve(fd);
-
-    /* Blocked before forking, so that a signal sent as soon as the port is
-     * printed is neither lost nor fatal; each worker unblocks its own. */
-    sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &set, &old);
-    pid_t pids[64] = {0};
-    for (int i = 0; i < workers; i++) {
-        pids[i] = fork();
-        if (pids[i] == 0) {
-            sigprocmask(SIG_SETMASK, &old, NULL);
-            _exit(serve(fd));
-        }
-        if (pids[i] < 0) {
-            perror("uv_echo: fork");
-            for (int k = 0; k < i; k++)
-                kill(pids[k], SIGTERM);
-            supervise(pids, i);
-            return 1;
-        }
-    }
-    close(fd);
-    return supervise(pids, workers);
+    return ref_main(argc, argv, "ref_uv_echo", serve);
 }
