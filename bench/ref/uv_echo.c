@@ -211,12 +211,6 @@ static void on_signal(uv_signal_t *sig, int signo)
 /* One worker: a loop accepting on listen_fd until SIGINT or SIGTERM. */
 static int serve(int listen_fd)
 {
-    sigset_t set; /* libuv's signal handles need the signals unblocked */
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGCHLD);
-    sigprocmask(SIG_UNBLOCK, &set, NULL);
     g_loop = uv_default_loop();
     int r = uv_tcp_init(g_loop, &g_server);
     if (r == 0) r = uv_tcp_open(&g_server, listen_fd);
@@ -229,6 +223,13 @@ static int serve(int listen_fd)
         fprintf(stderr, "uv_echo: %s\n", uv_strerror(r));
         return 1;
     }
+    /* ref_main blocked them; libuv's handlers are in place now, so one that
+     * came early is handled, not fatal. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
     r = uv_run(g_loop, UV_RUN_DEFAULT);
     /* Every handle is closed by now; close the loop itself. */
     if (uv_loop_close(g_loop) != 0) {
