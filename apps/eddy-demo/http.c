@@ -80,9 +80,9 @@ static int json_counters(char *out, size_t cap, const eddy_server_stats_t *st,
     return n;
 }
 
-/* This worker's counters: every port it serves (HTTP, echo, login). In
- * PROCESS mode the connections live in the master, so the connection
- * counters of a worker stay 0 and only the requests count. */
+/* The counters of every port (HTTP, echo, login): this worker's in BASE
+ * mode; in PROCESS mode the connections live in the master, so their
+ * counters are the whole server's, and the HTTP ones this worker's. */
 static void stats(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
 {
     const demo_t *d = ud;
@@ -92,11 +92,13 @@ static void stats(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
     eddy_server_stats(s, &st);
     eddy_http_stats(s, &hs);
     char body[PAGE_MAX];
-    int n = snprintf(body, sizeof body,
-                     "{\n  \"scope\": \"worker\",\n  \"mode\": \"%s\",\n  \"worker\": %d,\n"
-                     "  \"pid\": %d,\n  \"uptime_s\": %llu,\n",
-                     d->mode, eddy_server_worker_id(s), (int)getpid(),
-                     (unsigned long long)(time(NULL) - (time_t)st.start_time));
+    int n =
+        snprintf(body, sizeof body,
+                 "{\n  \"scope\": \"%s\",\n  \"mode\": \"%s\",\n  \"worker\": %d,\n"
+                 "  \"pid\": %d,\n  \"uptime_s\": %llu,\n",
+                 strcmp(d->mode, "process") == 0 ? "connections: server, http: worker" : "worker",
+                 d->mode, eddy_server_worker_id(s), (int)getpid(),
+                 (unsigned long long)(time(NULL) - (time_t)st.start_time));
     n += json_counters(body + n, sizeof body - (size_t)n, &st, &hs);
     n += snprintf(body + n, sizeof body - (size_t)n, "}\n");
     eddy_http_set_header(res, "Content-Type", "application/json");

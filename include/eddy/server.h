@@ -254,10 +254,14 @@ EDDY_EXPORT int eddy_server_answered(eddy_server_t *s, eddy_session_t session);
 EDDY_EXPORT int eddy_server_bind(eddy_server_t *s, eddy_session_t session, uint64_t uid);
 
 typedef struct eddy_server_stats {
-    uint64_t start_time;  /* wall clock, seconds */
-    uint64_t requests;    /* on_receive calls in this worker */
-    eddy_net_stats_t net; /* this worker's ports, summed (once the worker is leaving:
-                             as they were when it stopped accepting) */
+    uint64_t start_time; /* wall clock, seconds */
+    uint64_t requests;   /* on_receive calls in this worker */
+    /* BASE mode: this worker's ports, summed (once the worker is leaving: as
+     * they were when it stopped accepting). PROCESS mode: the whole
+     * server's, since every connection lives in the master: its reactor
+     * threads' ports, summed, as of at most 50 ms ago (once shutting down:
+     * as they were when the reactors stopped accepting). */
+    eddy_net_stats_t net;
 } eddy_server_stats_t;
 
 EDDY_EXPORT void eddy_server_stats(eddy_server_t *s, eddy_server_stats_t *out);

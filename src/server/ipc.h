@@ -75,7 +75,7 @@
 #define IPC_DEFAULT_MAX_QUEUED (128u * 1024 * 1024)
 #define IPC_PARTIAL_CHECK_MS   250u   /* how often partial messages are checked */
 #define IPC_PARTIAL_STALL_MS   60000u /* a partial from a live sender that long silent */
-#define IPC_SPARE_ITEMS        8 /* datagram buffers kept for reuse (<= IPC_SNDBUF) */
+#define IPC_SPARE_ITEMS        8      /* datagram buffers kept for reuse (<= IPC_SNDBUF) */
 
 /* On the wire, in host byte order (both ends are on one machine). */
 typedef struct ipc_header {

@@ -65,7 +65,10 @@ struct reactor {
         int worker;
     } * zombies;
     size_t nzombies, zombies_cap;
-    int *held; /* fds whose packet waits (rsession_t.held) */
+    int64_t stats_timer;         /* armed while figures changed since they were published */
+    bool stats_final;            /* published for the last time: the listeners are gone */
+    eddy_net_stats_t closed_net; /* listeners closed by a drain, as they were then */
+    int *held;                   /* fds whose packet waits (rsession_t.held) */
     size_t nheld, held_cap;
     int64_t held_timer;
     bool draining, drained;
@@ -287,6 +290,44 @@ static int closing_worker(reactor_t *r, rsession_t *rs, eddy_conn_t *c)
     return -1;
 }
 
+/* ---- statistics, for eddy_server_stats in the workers ---------------------------------- */
+
+/* Publishing after every event would cost a copy per packet; at most
+ * REACTOR_STATS_MS late is what eddy_server_stats promises. */
+#define REACTOR_STATS_MS 50
+
+static void stats_publish(reactor_t *r)
+{
+    eddy_net_stats_t sum = r->closed_net;
+    for (int i = 0; i < r->s->nports; i++) {
+        if (!r->ports[i].listener) continue;
+        eddy_net_stats_t n;
+        eddy_listener_stats(r->ports[i].listener, &n);
+        eddy__net_stats_add(&sum, &n);
+    }
+    eddy__table_publish_stats(&r->s->table, r->index, &sum);
+}
+
+static void stats_tick(eddy_loop_t *loop, int64_t id, void *ud)
+{
+    reactor_t *r = ud;
+    r->stats_timer = 0;
+    stats_publish(r);
+}
+
+/* Connections come and go seldom enough to be published at once. */
+static void stats_now(reactor_t *r)
+{
+    if (!r->stats_final) stats_publish(r);
+}
+
+static void stats_changed(reactor_t *r)
+{
+    if (r->stats_timer || r->stats_final) return;
+    int64_t id = eddy_timer_after(r->loop, REACTOR_STATS_MS, stats_tick, r);
+    if (id > 0) r->stats_timer = id;
+}
+
 static void conn_connect(eddy_conn_t *c, void *ud)
 {
     rport_t *rp = ud;
@@ -300,6 +341,7 @@ static void conn_connect(eddy_conn_t *c, void *ud)
         return;
     }
     eddy__table_note_fd(&s->table, fd);
+    stats_now(r);
     session_entry_t *e = &s->table.entries[fd];
     eddy__table_write_begin(e);
     uint32_t gen = e->gen + 1 ? e->gen + 1 : 1; /* 0 never names a session */
@@ -331,6 +373,7 @@ static void conn_receive(eddy_conn_t *c, const char *data, size_t len, void *ud)
     reactor_t *r = rp->r;
     int fd = session_fd(conn_session(c));
     rsession_t *rs = &r->sessions[fd];
+    stats_changed(r);
     int w = rs->worker >= 0 && r->s->opts.dispatch_mode != EDDY_DISPATCH_UID && !r->s->dispatch_fn
                 ? rs->worker
                 : dispatch(r, c, rs, data, len);
@@ -355,6 +398,7 @@ static void conn_close(eddy_conn_t *c, eddy_close_reason_t reason, int err, void
     rport_t *rp = ud;
     reactor_t *r = rp->r;
     eddy_session_t id = conn_session(c);
+    stats_changed(r);    /* refused ones too: they count */
     if (id == 0) return; /* refused in conn_connect */
     rsession_t *rs = &r->sessions[session_fd(id)];
     session_entry_t *e = entry_of(r, c);
@@ -544,6 +588,7 @@ static void on_message(ipc_t *ipc, const ipc_msg_t *msg, void *ud)
         return;
     }
     session_request(r, msg);
+    stats_changed(r); /* bytes out */
     if (r->draining) drain_check(r);
 }
 
@@ -588,9 +633,13 @@ static void drain_start(eddy_loop_t *loop, void *ud)
     bool force = __atomic_load_n(&r->drain_forced, __ATOMIC_ACQUIRE);
     for (int i = 0; i < r->s->nports; i++) {
         if (!r->ports[i].listener) continue;
+        eddy_net_stats_t n; /* its figures stop here, as a BASE-mode worker's do */
+        eddy_listener_stats(r->ports[i].listener, &n);
+        eddy__net_stats_add(&r->closed_net, &n);
         eddy_listener_close(r->ports[i].listener);
         r->ports[i].listener = NULL;
     }
+    stats_changed(r);
     uint64_t now = eddy_loop_now(loop);
     if (!r->draining) {
         r->draining = true;
@@ -651,8 +700,14 @@ static int open_ports(reactor_t *r)
 static void reactor_cleanup(reactor_t *r)
 {
     if (!r->loop) return;
-    for (int i = 0; r->ports && i < r->s->nports; i++)
+    if (r->ports) stats_publish(r); /* the last figures stay readable */
+    r->stats_final = true;
+    if (r->stats_timer) eddy_timer_clear(r->loop, r->stats_timer);
+    r->stats_timer = 0;
+    for (int i = 0; r->ports && i < r->s->nports; i++) {
         if (r->ports[i].listener) eddy_listener_close(r->ports[i].listener);
+        r->ports[i].listener = NULL;
+    }
     if (r->held_timer) eddy_timer_clear(r->loop, r->held_timer);
     if (r->drain_timer) eddy_timer_clear(r->loop, r->drain_timer);
     r->held_timer = r->drain_timer = 0;

@@ -485,7 +485,7 @@ static int tree_create(eddy_server_t *s)
         if (rc < 0) return rc;
     }
     if (!is_process_mode(s)) return 0;
-    return eddy__table_create(&s->table, table_size(), s->opts.worker_num);
+    return eddy__table_create(&s->table, table_size(), s->opts.worker_num, s->opts.reactor_num);
 }
 
 static void tree_destroy(eddy_server_t *s)

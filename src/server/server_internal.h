@@ -115,9 +115,19 @@ typedef struct session_entry {
     eddy_conn_info_t info;
 } session_entry_t;
 
+/* PROCESS mode: one reactor thread's listeners, summed, as of the end of
+ * its last iteration, for eddy_server_stats in any process. One writer (the
+ * reactor); seq is odd while it writes, readers retry if it moved. */
+typedef struct reactor_stats {
+    uint32_t seq;
+    eddy_net_stats_t net;
+} reactor_stats_t;
+
 typedef struct session_table {
     session_entry_t *entries; /* MAP_SHARED, size entries */
     size_t size;
+    reactor_stats_t *reactor_stats; /* one per reactor thread */
+    int nreactors;
     /* per worker: packets dispatched to it, and packets it has finished
      * (dispatch_mode 3 sends to the worker with the fewest outstanding) */
     uint64_t *dispatched, *finished;
@@ -267,7 +277,12 @@ void eddy__pw_foreach(eddy_server_t *s,
 int eddy__pw_sendto(eddy_server_t *s, int port, const eddy_addr_t *to, const void *data,
                     size_t len);
 /* session_table.c */
-int eddy__table_create(session_table_t *t, size_t size, int workers);
+int eddy__table_create(session_table_t *t, size_t size, int workers, int reactors);
+/* to += n, field by field. */
+void eddy__net_stats_add(eddy_net_stats_t *to, const eddy_net_stats_t *n);
+/* Publish a reactor's figures; sum every reactor's into out. */
+void eddy__table_publish_stats(session_table_t *t, int reactor, const eddy_net_stats_t *net);
+void eddy__table_sum_stats(const session_table_t *t, eddy_net_stats_t *out);
 void eddy__table_destroy(session_table_t *t);
 /* Copy the entry of session id if it is that connection (open or not):
  * true, or false for an id the table has never seen. */

@@ -11,17 +11,20 @@
 
 #include "server_internal.h"
 
-int eddy__table_create(session_table_t *t, size_t size, int workers)
+int eddy__table_create(session_table_t *t, size_t size, int workers, int reactors)
 {
     size_t entries = size * sizeof(session_entry_t);
+    size_t stats = (size_t)reactors * sizeof(reactor_stats_t);
     size_t counters = (2 * (size_t)workers + 1) * sizeof(uint64_t);
-    size_t len = entries + counters;
+    size_t len = entries + stats + counters;
     /* Pages are touched only for descriptors that are used. */
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return -errno;
     t->entries = p;
     t->size = size;
-    t->dispatched = (uint64_t *)((char *)p + entries);
+    t->reactor_stats = (reactor_stats_t *)((char *)p + entries);
+    t->nreactors = reactors;
+    t->dispatched = (uint64_t *)((char *)p + entries + stats);
     t->finished = t->dispatched + workers;
     t->fd_end = t->finished + workers;
     t->map_len = len;
@@ -78,4 +81,29 @@ bool eddy__table_read(const session_table_t *t, eddy_session_t id, session_entry
         if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) == before) break;
     }
     return out->gen == (uint32_t)id && out->reactor == session_owner(id);
+}
+
+void eddy__table_publish_stats(session_table_t *t, int reactor, const eddy_net_stats_t *net)
+{
+    reactor_stats_t *b = &t->reactor_stats[reactor];
+    __atomic_store_n(&b->seq, b->seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    b->net = *net;
+    __atomic_store_n(&b->seq, b->seq + 1, __ATOMIC_RELEASE);
+}
+
+void eddy__table_sum_stats(const session_table_t *t, eddy_net_stats_t *out)
+{
+    for (int i = 0; i < t->nreactors; i++) {
+        const reactor_stats_t *b = &t->reactor_stats[i];
+        eddy_net_stats_t copy;
+        for (;;) {
+            uint32_t before = __atomic_load_n(&b->seq, __ATOMIC_ACQUIRE);
+            if (before & 1) continue; /* a few stores: the reactor is at it now */
+            memcpy(&copy, &b->net, sizeof copy);
+            __atomic_thread_fence(__ATOMIC_ACQUIRE);
+            if (__atomic_load_n(&b->seq, __ATOMIC_RELAXED) == before) break;
+        }
+        eddy__net_stats_add(out, &copy);
+    }
 }

@@ -160,7 +160,7 @@ static size_t open_sessions(const eddy_server_t *s)
  * and the client sees a clean EOF between two answers. */
 static void process_leave_check(eddy_server_t *s);
 
-static void net_stats_add(eddy_net_stats_t *to, const eddy_net_stats_t *n)
+void eddy__net_stats_add(eddy_net_stats_t *to, const eddy_net_stats_t *n)
 {
     to->accepted += n->accepted;
     to->refused += n->refused;
@@ -232,7 +232,7 @@ void eddy__worker_leave(eddy_server_t *s)
         if (!s->ports[i].listener) continue;
         eddy_net_stats_t n;
         eddy_listener_stats(s->ports[i].listener, &n);
-        net_stats_add(&s->closed_ports, &n); /* eddy_server_stats goes on counting them */
+        eddy__net_stats_add(&s->closed_ports, &n); /* eddy_server_stats goes on counting them */
         eddy_listener_close(s->ports[i].listener);
         s->ports[i].listener = NULL;
     }
@@ -495,11 +495,15 @@ void eddy_server_stats(eddy_server_t *s, eddy_server_stats_t *out)
     memset(out, 0, sizeof *out);
     out->start_time = s->start_time;
     out->requests = s->requests;
+    if (is_process_mode(s)) {
+        eddy__table_sum_stats(&s->table, &out->net); /* the connections are the master's */
+        return;
+    }
     out->net = s->closed_ports;
     for (int i = 0; i < s->nports; i++) {
         if (!s->ports[i].listener) continue;
         eddy_net_stats_t n;
         eddy_listener_stats(s->ports[i].listener, &n);
-        net_stats_add(&out->net, &n);
+        eddy__net_stats_add(&out->net, &n);
     }
 }

@@ -200,6 +200,14 @@ static void on_receive(eddy_server_t *s, eddy_session_t sid, const char *data, s
         eddy_session_info_t info = {0};
         int rc = eddy_server_info(s, sid, &info);
         reply(s, sid, "uid %llu rc %d\n", (unsigned long long)info.uid, rc);
+    } else if (strcmp(cmd, "STATS\n") == 0) {
+        eddy_server_stats_t st;
+        eddy_server_stats(s, &st);
+        reply(s, sid, "active %llu accepted %llu peer %llu packets %llu in %llu out %llu\n",
+              (unsigned long long)st.net.active, (unsigned long long)st.net.accepted,
+              (unsigned long long)st.net.closed[EDDY_CLOSE_PEER],
+              (unsigned long long)st.net.packets_in, (unsigned long long)st.net.bytes_in,
+              (unsigned long long)st.net.bytes_out);
     } else if (strcmp(cmd, "RELOAD\n") == 0) {
         reply(s, sid, "reload %d\n", eddy_server_reload(s, false));
     } else {

@@ -330,6 +330,61 @@ static void test_large_packets(void)
     tsrv_stop(&t, 3000);
 }
 
+typedef struct {
+    unsigned long long active, accepted, peer, packets, in, out;
+} stats_line_t;
+
+/* Ask for STATS on fd until want(stats) holds (the reactors publish within
+ * 50 ms), at most 2 s; the last answer in *st. */
+static bool stats_until(int fd, bool (*want)(const stats_line_t *), stats_line_t *st)
+{
+    for (long deadline = now_ms() + 2000; now_ms() < deadline; usleep(20000)) {
+        char line[256];
+        CHECK_EQ(cmd(fd, "STATS\n", line, sizeof line), 0);
+        CHECK_EQ(sscanf(line, "active %llu accepted %llu peer %llu packets %llu in %llu out %llu",
+                        &st->active, &st->accepted, &st->peer, &st->packets, &st->in, &st->out),
+                 6);
+        if (want(st)) return true;
+    }
+    return false;
+}
+
+static bool three_open(const stats_line_t *st)
+{
+    return st->active == 3 && st->accepted == 3 && st->packets >= 4 && st->out > 0;
+}
+
+static bool two_gone(const stats_line_t *st)
+{
+    return st->active == 1 && st->peer == 2;
+}
+
+/* eddy_server_stats in a worker counts the master's connections: they all
+ * live in the reactor threads (before, a PROCESS-mode worker saw zeros). */
+static void test_stats(void)
+{
+    tsrv_t t;
+    tsrv_start(&t, false, NULL);
+    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    int fds[3];
+    for (int i = 0; i < 3; i++) {
+        fds[i] = test_connect(t.port, 3000);
+        who_t w;
+        CHECK_EQ(who(fds[i], &w), 0);
+    }
+    stats_line_t st;
+    CHECK(stats_until(fds[0], three_open, &st));
+    CHECK(st.in >= 3 * 4 + 6); /* three "WHO\n", one "STATS\n" at least */
+    close(fds[1]);
+    close(fds[2]);
+    CHECK(stats_until(fds[0], two_gone, &st));
+    printf("stats: active %llu accepted %llu closed by peer %llu, %llu packets, %llu bytes in, "
+           "%llu out\n",
+           st.active, st.accepted, st.peer, st.packets, st.in, st.out);
+    close(fds[0]);
+    tsrv_stop(&t, 3000);
+}
+
 static void process_tests(void)
 {
     RUN_SELECTED(test_dispatch_round_robin);
@@ -342,4 +397,5 @@ static void process_tests(void)
     RUN_SELECTED(test_flood_backpressure);
     RUN_SELECTED(test_reply_flood);
     RUN_SELECTED(test_large_packets);
+    RUN_SELECTED(test_stats);
 }
