@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # valgrind finds no leak, no invalid access and no stray descriptor in the
-# example servers (http_hello, http_static and http_upload among them): each runs under memcheck, serves a real client, and is
+# example servers (http_hello, http_static and http_upload among them; the
+# multi-process ones in BASE and PROCESS mode): each runs under memcheck, serves a real client, and is
 # stopped with SIGTERM; memcheck's exit status (--error-exitcode) decides.
 # Skipped in sanitizer builds (ASan and valgrind do not mix). Checked once
 # against an echo_server that leaked 100 bytes per line: status 99, FAIL.
@@ -79,7 +80,25 @@ while got.count(b\"\\n\") < 2:
     got += s.recv(4096)
 '"
 check server "$server_client" "$build/examples/server" -p 0 -w 1
+# PROCESS mode: reactor threads in the master, the shared session table,
+# packets and replies through the inboxes, a task worker.
+check server_process "$server_client" "$build/examples/server" -p 0 -w 1 -t 1 -m process
 check task_worker "$task_client" "$build/examples/task_worker" -p 0 -w 1 -t 1
+# Two clients; the second hears its own line first (so its worker holds it),
+# then the first one's.
+broadcast_client="python3 -c '$retry_connect
+a = s
+$retry_connect
+def until(sock, text):
+    got = b\"\"
+    while text not in got:
+        got += sock.recv(4096)
+s.sendall(b\"ready\\n\")
+until(s, b\"ready\")
+a.sendall(b\"hello all\\n\")
+until(s, b\"hello all\")
+'"
+check broadcast "$broadcast_client" "$build/examples/broadcast" -p 0 -w 2
 # HTTP: keep-alive requests, a gzip answer, a refused request.
 http_client="for i in 1 2 3; do curl -sS --retry 20 --retry-connrefused --retry-delay 0 --max-time 10 \
   -o /dev/null -o /dev/null --compressed http://127.0.0.1:\$PORT/a http://127.0.0.1:\$PORT/b || exit 1; done; \
@@ -106,3 +125,4 @@ demo_client="curl -sS --retry 20 --retry-connrefused --retry-delay 0 --max-time 
   -o /dev/null -o /dev/null -o /dev/null http://127.0.0.1:\$PORT/ http://127.0.0.1:\$PORT/hello \
   http://127.0.0.1:\$PORT/stats http://127.0.0.1:\$PORT/nowhere"
 check eddy-demo "$demo_client" "$build/eddy-demo" -p 0 -e 0 -l 0 -w 1
+check eddy-demo-process "$demo_client" "$build/eddy-demo" -p 0 -e 0 -l 0 -w 1 -m process
