@@ -434,6 +434,26 @@ static int drop_privileges(const eddy_server_options_t *o)
     return 0;
 }
 
+/* BASE mode with enable_reuse_port: a leaving worker's socket takes its
+ * accept queue with it unless the kernel moves it to the group's others. */
+static void note_reuse_port_migration(const eddy_server_t *s)
+{
+    bool reuse = false;
+    for (int i = 0; i < s->nports; i++)
+        reuse |= s->ports[i].opts.reuse_port && !s->ports[i].unix_path && !s->ports[i].udp;
+    if (!reuse || is_process_mode(s)) return;
+    char v = '1';
+    int fd = open("/proc/sys/net/ipv4/tcp_migrate_req", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, &v, 1) != 1) v = '1'; /* unknown: say nothing */
+        close(fd);
+    }
+    if (v == '0')
+        EDDY_NOTICE("enable_reuse_port: net.ipv4.tcp_migrate_req is 0, so connections still "
+                    "queued on a reloading worker's socket are reset; "
+                    "sysctl -w net.ipv4.tcp_migrate_req=1 hands them to the other workers");
+}
+
 static int prepare(eddy_server_t *s)
 {
     int rc = 0;
@@ -441,6 +461,7 @@ static int prepare(eddy_server_t *s)
     if (s->opts.log_file && (rc = eddy_log_set_file(s->opts.log_file)) < 0) return rc;
     if (s->opts.daemonize && (rc = daemonize()) < 0) return rc;
     if (s->opts.pid_file && (rc = write_pid_file(s->opts.pid_file)) < 0) return rc;
+    note_reuse_port_migration(s);
     return drop_privileges(&s->opts);
 }
 

@@ -1066,6 +1066,15 @@ static void test_reuse_port(void)
     CHECK_EQ(unanswered, 0);
     CHECK(served[0] > 0 && served[1] > 0);
     tsrv_stop(&t, 3000);
+    /* BASE mode says at start when the kernel will not hand a leaving
+     * worker's queued connections to the others. */
+    FILE *f = fopen("/proc/sys/net/ipv4/tcp_migrate_req", "r");
+    bool migrate_off = f && fgetc(f) == '0';
+    if (f) fclose(f);
+    char *log = slurp(t.errlog);
+    bool noted = strstr(log, "tcp_migrate_req is 0") != NULL;
+    free(log);
+    CHECK_EQ(noted, migrate_off && !process_mode);
 }
 
 /* A server restarted on its port at once, with the previous one's closed
