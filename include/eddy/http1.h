@@ -175,6 +175,14 @@ EDDY_EXPORT const char *eddy_http1_reason(int status);
 EDDY_EXPORT const char *eddy_http1_error_name(eddy_http1_error_t err);
 EDDY_EXPORT const char *eddy_http1_error_str(eddy_http1_error_t err);
 
+/* What may be written into a message, by the rules the parser reads with:
+ * a token (a method, a field name: one or more tchar, RFC 9110 5.6.2), and
+ * a field value (no control byte but HTAB, no DEL: so no CR or LF that
+ * could start another field or message). Both take a NUL-terminated string;
+ * NULL is neither, "" is no token but an empty value. */
+EDDY_EXPORT bool eddy_http1_is_token(const char *s);
+EDDY_EXPORT bool eddy_http1_is_field_value(const char *s);
+
 typedef struct eddy_http1_limits {
     size_t max_header_size; /* clamped to INT_MAX */
     size_t max_headers;

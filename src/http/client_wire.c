@@ -6,36 +6,9 @@
 #include "client_wire.h"
 #include "eddy/common.h"
 #include "eddy/error.h"
+#include "eddy/http1.h"
 
 #define USER_AGENT "eddy/" EDDY_VERSION
-
-/* tchar (RFC 9110 5.6.2) */
-static bool is_tchar(unsigned char c)
-{
-    if (c >= '0' && c <= '9') return true;
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static bool is_token(const char *s)
-{
-    if (!s || !*s) return false;
-    for (; *s; s++)
-        if (!is_tchar((unsigned char)*s)) return false;
-    return true;
-}
-
-/* field-value: HTAB, SP, VCHAR, obs-text — never CR or LF (a header
- * injection), NUL or another control. */
-static bool is_field_value(const char *s)
-{
-    if (!s) return false;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
-    }
-    return true;
-}
 
 static bool name_is(const eddy_http_client_header_t *h, const char *name)
 {
@@ -44,11 +17,12 @@ static bool name_is(const eddy_http_client_header_t *h, const char *name)
 
 int eddy__httpc_wire_check(const char *method, const eddy_http_client_header_t *headers, size_t n)
 {
-    if (!is_token(method) || strcmp(method, "CONNECT") == 0) return -EDDY_EHTTP_REQUEST;
+    if (!eddy_http1_is_token(method) || strcmp(method, "CONNECT") == 0) return -EDDY_EHTTP_REQUEST;
     if (n && !headers) return -EDDY_EHTTP_REQUEST;
     for (size_t i = 0; i < n; i++) {
         const eddy_http_client_header_t *h = &headers[i];
-        if (!is_token(h->name) || !is_field_value(h->value)) return -EDDY_EHTTP_REQUEST;
+        if (!eddy_http1_is_token(h->name) || !eddy_http1_is_field_value(h->value))
+            return -EDDY_EHTTP_REQUEST;
         /* The client frames the body itself; a second framing header could
          * make the server read the body differently. */
         if (name_is(h, "content-length") || name_is(h, "transfer-encoding"))

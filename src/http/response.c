@@ -42,32 +42,6 @@ static int out_str(const char *s)
 
 /* ---- headers --------------------------------------------------------------------- */
 
-static bool is_tchar(unsigned char c)
-{
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return true;
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static bool valid_name(const char *s)
-{
-    if (!s || !*s) return false;
-    for (; *s; s++)
-        if (!is_tchar((unsigned char)*s)) return false;
-    return true;
-}
-
-/* No CR, LF or NUL (the C string ends at the first NUL): a value cannot
- * start another header or response. Other controls are refused too. */
-static bool valid_value(const char *s)
-{
-    if (!s) return false;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
-    }
-    return true;
-}
-
 static bool name_is(const char *name, const char *what)
 {
     return strcasecmp(name, what) == 0;
@@ -125,7 +99,7 @@ static bool lists_close(const char *v)
 static int set_or_add(eddy_http_res_t *res, const char *name, const char *value, bool replace)
 {
     if (res->started || res->ended) return -EDDY_ESTATE;
-    if (!valid_name(name) || !valid_value(value)) return -EINVAL;
+    if (!eddy_http1_is_token(name) || !eddy_http1_is_field_value(value)) return -EINVAL;
     if (name_is(name, "Transfer-Encoding")) return -EINVAL;
     if (name_is(name, "Content-Length")) {
         uint64_t v;
@@ -169,7 +143,7 @@ int eddy_http_add_header(eddy_http_res_t *res, const char *name, const char *val
 int eddy_http_add_trailer(eddy_http_res_t *res, const char *name, const char *value)
 {
     if (res->ended) return -EDDY_ESTATE;
-    if (!valid_name(name) || !valid_value(value)) return -EINVAL;
+    if (!eddy_http1_is_token(name) || !eddy_http1_is_field_value(value)) return -EINVAL;
     return add_line(&res->trailers, name, value);
 }
 
@@ -188,7 +162,7 @@ void eddy_http_retain(eddy_http_res_t *res)
 
 static bool attr_ok(const char *s)
 {
-    return !s || (valid_value(s) && !strchr(s, ';'));
+    return !s || (eddy_http1_is_field_value(s) && !strchr(s, ';'));
 }
 
 int eddy_http_set_cookie(eddy_http_res_t *res, const char *name, const char *value,

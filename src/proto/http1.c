@@ -67,6 +67,22 @@ static inline bool is_token(char c)
     return cls[(unsigned char)c] & C_TOKEN;
 }
 
+bool eddy_http1_is_token(const char *s)
+{
+    if (!s || !*s) return false;
+    for (; *s; s++)
+        if (!is_token(*s)) return false;
+    return true;
+}
+
+bool eddy_http1_is_field_value(const char *s)
+{
+    if (!s) return false;
+    for (; *s; s++)
+        if (cls[(unsigned char)*s] & C_VSTOP) return false;
+    return true;
+}
+
 /* ---- scanners --------------------------------------------------------------------------------
  *
  * Every scanner is called as scan(p, end, base) with base <= p <= end all in

@@ -1254,11 +1254,34 @@ static void test_simd_api(void)
     eddy_http1_simd_set(EDDY_HTTP1_SIMD_PORTABLE);
 }
 
+/* The checks a response or a client request runs on what it will write:
+ * the parser's own character classes. */
+static void test_token_and_field_value(void)
+{
+    CHECK(eddy_http1_is_token("Content-Type"));
+    CHECK(eddy_http1_is_token("!#$%&'*+-.^_`|~09azAZ"));
+    CHECK(!eddy_http1_is_token(""));
+    CHECK(!eddy_http1_is_token(NULL));
+    CHECK(!eddy_http1_is_token("X Y"));
+    CHECK(!eddy_http1_is_token("X:"));
+    CHECK(!eddy_http1_is_token("a(b)"));
+    CHECK(!eddy_http1_is_token("caf\xc3\xa9"));
+    CHECK(eddy_http1_is_field_value(""));
+    CHECK(eddy_http1_is_field_value("text/plain; charset=\"utf-8\"\t(x)"));
+    CHECK(eddy_http1_is_field_value("obs-text \x80\xff"));
+    CHECK(!eddy_http1_is_field_value(NULL));
+    CHECK(!eddy_http1_is_field_value("a\r\nSet-Cookie: x"));
+    CHECK(!eddy_http1_is_field_value("a\nb"));
+    CHECK(!eddy_http1_is_field_value("a\x01"));
+    CHECK(!eddy_http1_is_field_value("a\x7f"));
+}
+
 int main(void)
 {
     guard_init();
     paths_init();
     RUN(test_simd_api);
+    RUN(test_token_and_field_value);
     RUN(test_simple);
     RUN(test_browser);
     RUN(test_shapes);
