@@ -42,6 +42,8 @@ eddy_server=${EDDY_SERVER:-$build/examples/echo_server}
 uv_server=${UV_SERVER:-$build/bench/ref_uv_echo}
 load=$build/bench/bench_echo_load
 clk_tck=$(getconf CLK_TCK)
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh"
 
 for bin in "$uv_server" "$load"; do
     if [[ ! -x $bin ]]; then
@@ -78,27 +80,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# The pid and every descendant, so a server that forks workers is counted whole.
-tree_pids() {
-    local p
-    echo "$1"
-    for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do
-        tree_pids "$p"
-    done
-}
-
-# CPU ticks (utime + stime) used so far by the server's process tree.
-cpu_ticks() {
-    local total=0 p stat rest f
-    for p in $(tree_pids "$1"); do
-        stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-        rest=${stat##*) }       # fields from 3 (state) on; comm may hold spaces
-        read -r -a f <<<"$rest"
-        total=$((total + f[11] + f[12])) # fields 14 (utime) and 15 (stime)
-    done
-    echo "$total"
-}
 
 nstarted=0
 start_server() { # start_server BINARY -> sets server_pid, port
@@ -173,6 +154,9 @@ div() { # div NUM DEN [FORMAT]
         'BEGIN { if (a == "" || b == "" || a == "pending" || b == "pending" || b + 0 == 0) print "n/a"; else printf f "\n", a / b }'
 }
 
+# What measure_once's figures are called, for summarize.
+run_keys="msgs_per_sec p50_us p99_us cpu_s:2 msgs_per_cpu_s +errors"
+
 # measure_once BINARY CONNS SIZE -> sets result="MSGS_PER_SEC P50 P99 CPU_S MSGS_PER_CPU_S ERRORS"
 # (runs in this shell, not in $(...), so the EXIT trap sees server_pid)
 measure_once() {
@@ -196,36 +180,6 @@ measure_once() {
     result+=" $(div "$(get msgs "$out")" "$cpu" %.0f) $(get errors "$out")"
 }
 
-# summarize NAME RUNS... (each run as measure_once's result) -> sets result
-# to NAME_key=value pairs: the median of each figure over the runs, errors summed.
-summarize() {
-    local name=$1
-    shift
-    result=$(printf '%s\n' "$@" | awk -v n="$name" '
-        { for (i = 1; i <= 6; i++) v[i, NR] = $i }
-        END {
-            split("msgs_per_sec p50_us p99_us cpu_s msgs_per_cpu_s", key, " ")
-            out = ""
-            for (i = 1; i <= 5; i++) {
-                m = 0
-                for (r = 1; r <= NR; r++) a[++m] = v[i, r]
-                for (x = 2; x <= m; x++) { # insertion sort; numeric, "n/a" last
-                    t = a[x]
-                    for (y = x - 1; y >= 1 && (a[y] == "n/a" || (t != "n/a" && a[y] + 0 > t + 0)); y--)
-                        a[y + 1] = a[y]
-                    a[y + 1] = t
-                }
-                med = (m % 2) ? a[(m + 1) / 2] : \
-                      (a[m / 2] == "n/a" || a[m / 2 + 1] == "n/a") ? "n/a" : \
-                      sprintf(i == 4 ? "%.2f" : "%.0f", (a[m / 2] + a[m / 2 + 1]) / 2)
-                out = out sprintf("%s_%s=%s ", n, key[i], med)
-            }
-            errs = 0
-            for (r = 1; r <= NR; r++) errs += v[6, r]
-            printf "%s%s_errors=%d\n", out, n, errs
-        }')
-}
-
 echo "echo_bench duration_s=$duration warmup_s=$warmup repeat=$repeat clk_tck=$clk_tck" \
     "pinned=$([[ ${#server_pin[@]} -gt 0 ]] && echo yes || echo no)"
 for row in $rows; do
@@ -242,13 +196,13 @@ for row in $rows; do
         uv_runs+=("$result")
     done
     if [[ $have_eddy == 1 ]]; then
-        summarize eddy "${eddy_runs[@]}"
+        summarize eddy "$run_keys" "${eddy_runs[@]}"
         e=$result
     else
         e="eddy_msgs_per_sec=pending eddy_p50_us=pending eddy_p99_us=pending eddy_cpu_s=pending"
         e+=" eddy_msgs_per_cpu_s=pending eddy_errors=pending"
     fi
-    summarize uv "${uv_runs[@]}"
+    summarize uv "$run_keys" "${uv_runs[@]}"
     u=$result
     both=$(tr ' ' '\n' <<<"$e $u")
     ratio_cpu=$(div "$(get eddy_msgs_per_cpu_s "$both")" "$(get uv_msgs_per_cpu_s "$both")")

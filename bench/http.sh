@@ -318,38 +318,6 @@ measure() {
     done
 }
 
-# summarize NAME RUNS... -> sets result to NAME_key=value pairs: the median
-# of each figure over the runs, errors summed.
-summarize() {
-    local name=$1
-    shift
-    result=$(printf '%s\n' "$@" | awk -v n="$name" '
-        { for (i = 1; i <= 6; i++) v[i, NR] = $i }
-        END {
-            split("rps p99_us cpu_s req_per_cpu_s", key, " ")
-            key[6] = "other_cpu_s"
-            out = ""
-            for (i = 1; i <= 6; i++) {
-                if (i == 5) continue
-                m = 0
-                for (r = 1; r <= NR; r++) a[++m] = v[i, r]
-                for (x = 2; x <= m; x++) { # insertion sort; numeric, "n/a" last
-                    t = a[x]
-                    for (y = x - 1; y >= 1 && (a[y] == "n/a" || (t != "n/a" && a[y] + 0 > t + 0)); y--)
-                        a[y + 1] = a[y]
-                    a[y + 1] = t
-                }
-                med = (m % 2) ? a[(m + 1) / 2] : \
-                      (a[m / 2] == "n/a" || a[m / 2 + 1] == "n/a") ? "n/a" : \
-                      sprintf(i == 3 || i == 6 ? "%.2f" : "%.0f", (a[m / 2] + a[m / 2 + 1]) / 2)
-                out = out sprintf("%s_%s=%s ", n, key[i], med)
-            }
-            errs = 0
-            for (r = 1; r <= NR; r++) errs += v[5, r]
-            printf "%s%s_errors=%d\n", out, n, errs
-        }')
-}
-
 pending() { # pending NAME
     result="$1_rps=pending $1_p99_us=pending $1_cpu_s=pending $1_req_per_cpu_s=pending"
     result+=" $1_other_cpu_s=pending $1_errors=pending"
@@ -387,7 +355,7 @@ for row in $rows; do
         for s in nginx base process floor; do
             if [[ " $servers " == *" $s "* ]] && available "$s"; then
                 mapfile -t list <<<"${runs[$s]%$'\n'}"
-                summarize "$s" "${list[@]}"
+                summarize "$s" "rps p99_us cpu_s:2 req_per_cpu_s +errors other_cpu_s:2" "${list[@]}"
             else
                 pending "$s"
             fi

@@ -1,11 +1,15 @@
 # shellcheck shell=bash disable=SC2154
 # bench/http_common.sh — sourced by bench/http.sh and bench/http_idle.sh:
-# starting and stopping eddy's http_hello and the nginx reference, and
-# reading a process tree's CPU time. Not a program of its own.
+# starting and stopping eddy's http_hello and the nginx reference (and,
+# from bench/common.sh, a process tree's CPU time and the medians of runs).
+# Not a program of its own.
 #
 # The sourcing script sets: prog (its name, for messages), tmp (a mktemp -d
 # directory it removes on exit), server_pin (an array, maybe empty: a
 # command prefix such as "taskset -c 0"). This file sets server_pid and port.
+
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 server_pid=
 port=
@@ -17,28 +21,6 @@ raise_nofile() {
     local hard
     hard=$(ulimit -Hn)
     ulimit -Sn "$hard" 2>/dev/null || true
-}
-
-# The pid and every descendant, so a server that forks workers is counted whole.
-tree_pids() {
-    local p
-    echo "$1"
-    for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do
-        tree_pids "$p"
-    done
-}
-
-# CPU ticks (utime + stime) used so far by the server's process tree (its
-# threads included: /proc/PID/stat of a process counts all of them).
-cpu_ticks() {
-    local total=0 p stat rest f
-    for p in $(tree_pids "$1"); do
-        stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-        rest=${stat##*) }       # fields from 3 (state) on; comm may hold spaces
-        read -r -a f <<<"$rest"
-        total=$((total + f[11] + f[12])) # fields 14 (utime) and 15 (stime)
-    done
-    echo "$total"
 }
 
 # A port nobody listens on now (the kernel's choice; nginx cannot be told "0").

@@ -142,32 +142,6 @@ measure_once() {
                  a0, a1, r0, r1, f, ok, fl, c }')
 }
 
-# summarize NAME RUNS... — medians (failed and closed_by_server: the sum).
-summarize() {
-    local name=$1
-    shift
-    result=$(printf '%s\n' "$@" | awk -v n="$name" '
-        { for (i = 1; i <= 11; i++) v[i, NR] = $i }
-        END {
-            split("bytes_per_idle_conn private_dirty_bytes_per_idle_conn rss_bytes_per_idle_conn " \
-                  "anon_kb_before anon_kb_after rss_kb_before rss_kb_after fds idle_ok", key, " ")
-            out = ""
-            for (i = 1; i <= 9; i++) {
-                for (r = 1; r <= NR; r++) a[r] = v[i, r]
-                for (x = 2; x <= NR; x++) {
-                    t = a[x]
-                    for (y = x - 1; y >= 1 && a[y] + 0 > t + 0; y--) a[y + 1] = a[y]
-                    a[y + 1] = t
-                }
-                med = (NR % 2) ? a[(NR + 1) / 2] : sprintf("%.0f", (a[NR / 2] + a[NR / 2 + 1]) / 2)
-                out = out sprintf("%s_%s=%s ", n, key[i], med)
-            }
-            f = 0; c = 0
-            for (r = 1; r <= NR; r++) { f += v[10, r]; c += v[11, r] }
-            printf "%s%s_failed=%d %s_closed_by_server=%d\n", out, n, f, n, c
-        }')
-}
-
 echo "http_idle conns=$conns settle_s=$settle repeat=$repeat nofile=$(ulimit -Sn)" \
     "nginx=$("$nginx" -v 2>&1 | sed 's/^nginx version: //; s/ /_/g')"
 declare -A runs=()
@@ -179,6 +153,6 @@ for ((rep = 0; rep < repeat; rep++)); do
 done
 for s in $servers; do
     mapfile -t list <<<"${runs[$s]%$'\n'}"
-    summarize "$s" "${list[@]}"
+    summarize "$s" "bytes_per_idle_conn private_dirty_bytes_per_idle_conn rss_bytes_per_idle_conn anon_kb_before anon_kb_after rss_kb_before rss_kb_after fds idle_ok +failed +closed_by_server" "${list[@]}"
     echo "$result"
 done
