@@ -66,15 +66,22 @@ start_eddy() {
     wait_hello "$bin" "$err"
 }
 
-# wait_hello WHAT ERRFILE — until the server at $port answers (it prints its
-# port before its workers run).
-wait_hello() {
+# answers_hello — 0 once the server at $port answers (up to 5 s), 1 if it
+# does not in time or server_pid exits first.
+answers_hello() {
     local i
     for ((i = 0; i < 100; i++)); do
         check_hello "$port" && return 0
-        kill -0 "$server_pid" 2>/dev/null || break
+        kill -0 "$server_pid" 2>/dev/null || return 1
         sleep 0.05
     done
+    return 1
+}
+
+# wait_hello WHAT ERRFILE — until the server at $port answers (it prints its
+# port before its workers run).
+wait_hello() {
+    answers_hello && return 0
     echo "$prog: $1 on port $port does not answer 'Hello, World!'; its errors:" >&2
     cat "$2" >&2
     exit 1
@@ -130,12 +137,7 @@ start_nginx() {
         "${server_pin[@]}" "$nginx" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" \
             >"$dir/stdout" 2>&1 &
         server_pid=$!
-        local i
-        for ((i = 0; i < 100; i++)); do
-            check_hello "$port" && return 0
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.05
-        done
+        answers_hello && return 0
         if kill -0 "$server_pid" 2>/dev/null; then
             echo "$prog: nginx does not answer on port $port; its log:" >&2
             cat "$dir/error.log" "$dir/stdout" >&2
