@@ -44,77 +44,25 @@
 
 #define RBUF_SIZE 65536
 
-enum { ST_CONNECTING, ST_SENDING, ST_RECEIVING, ST_DEAD };
-
 typedef struct conn {
-    int fd;
-    int state;
-    size_t sent;       /* bytes of the batch written */
-    unsigned pending;  /* responses of the batch still to come */
-    uint64_t start_ns; /* when the batch was first written */
-    size_t got;        /* bytes in rbuf */
-    char *rbuf;
+    load_conn_t base;
+    unsigned pending; /* responses of the batch still to come */
 } conn_t;
 
 static char *g_batch; /* DEPTH requests */
 static size_t g_batch_len;
 static unsigned g_depth;
-static int g_epfd;
-static uint64_t g_errors;
-static uint64_t g_requests_done, g_batches_done;
-static uint64_t g_measure_start_ns, g_measure_end_ns;
-static int g_measuring;
+static uint64_t g_requests_done;
 
-static void conn_fail(conn_t *c, const char *what, int err)
+static void batch_start(load_conn_t *c)
 {
-    if (c->state == ST_DEAD) return;
-    static int reported;
-    if (reported++ < 5)
-        fprintf(stderr, "http_load: connection %d: %s%s%s\n", c->fd, what, err ? ": " : "",
-                err ? strerror(err) : "");
-    g_errors++;
-    epoll_ctl(g_epfd, EPOLL_CTL_DEL, c->fd, NULL);
-    close(c->fd);
-    c->fd = -1;
-    c->state = ST_DEAD;
+    ((conn_t *)c)->pending = g_depth;
 }
 
-static void want(conn_t *c, uint32_t events)
+static const char *batch_request(const load_conn_t *c, size_t *len)
 {
-    struct epoll_event ev = {.events = events, .data.ptr = c};
-    if (epoll_ctl(g_epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0) conn_fail(c, "epoll_ctl", errno);
-}
-
-/* Write what is left of the batch in flight. */
-static void conn_send(conn_t *c)
-{
-    while (c->sent < g_batch_len) {
-        ssize_t n = send(c->fd, g_batch + c->sent, g_batch_len - c->sent, MSG_NOSIGNAL);
-        if (n > 0) {
-            c->sent += (size_t)n;
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && errno == EAGAIN) {
-            if (c->state != ST_SENDING) {
-                c->state = ST_SENDING;
-                want(c, EPOLLIN | EPOLLOUT);
-            }
-            return;
-        } else {
-            conn_fail(c, "send", errno);
-            return;
-        }
-    }
-    if (c->state == ST_SENDING) want(c, EPOLLIN);
-    c->state = ST_RECEIVING;
-}
-
-static void conn_start(conn_t *c, uint64_t t)
-{
-    c->sent = 0;
-    c->pending = g_depth;
-    c->start_ns = t;
-    conn_send(c);
+    *len = g_batch_len;
+    return g_batch;
 }
 
 /* The length of the whole response at the start of buf, 0 if it is not all
@@ -141,74 +89,43 @@ static long response_length(const char *buf, size_t len)
     return total <= len ? (long)total : 0;
 }
 
-static void conn_recv(conn_t *c)
+static void batch_readable(load_conn_t *c)
 {
-    for (;;) {
-        ssize_t n = recv(c->fd, c->rbuf + c->got, RBUF_SIZE - c->got, 0);
-        if (n > 0) {
-            c->got += (size_t)n;
-            size_t off = 0;
-            long r;
-            while ((r = response_length(c->rbuf + off, c->got - off)) > 0) {
-                if (c->pending == 0) {
-                    conn_fail(c, "a response nobody asked for", 0);
-                    return;
-                }
-                off += (size_t)r;
-                c->pending--;
-                if (g_measuring) g_requests_done++;
-            }
-            if (r < 0) {
-                conn_fail(c, "not a keep-alive 200 response with a Content-Length", 0);
+    conn_t *h = (conn_t *)c;
+    size_t n;
+    while ((n = load_recv(c, RBUF_SIZE - c->got)) > 0) {
+        c->got += n;
+        size_t off = 0;
+        long r;
+        while ((r = response_length(c->rbuf + off, c->got - off)) > 0) {
+            if (h->pending == 0) {
+                load_fail(c, "a response nobody asked for", 0);
                 return;
             }
-            memmove(c->rbuf, c->rbuf + off, c->got - off);
-            c->got -= off;
-            if (c->pending > 0) continue;
-            if (c->got > 0) {
-                conn_fail(c, "bytes after the last response of the batch", 0);
-                return;
-            }
-            uint64_t t = now_ns();
-            if (g_measuring) {
-                g_hist[hist_index((t - c->start_ns + 500) / 1000)]++;
-                g_batches_done++;
-            }
-            conn_start(c, t);
-            return; /* one batch per wakeup keeps connections fair */
-        } else if (n == 0) {
-            conn_fail(c, "closed by server", 0);
-            return;
-        } else if (errno == EINTR) {
-            continue;
-        } else if (errno == EAGAIN) {
-            return;
-        } else {
-            conn_fail(c, "recv", errno);
+            off += (size_t)r;
+            h->pending--;
+            if (g_measuring) g_requests_done++;
+        }
+        if (r < 0) {
+            load_fail(c, "not a keep-alive 200 response with a Content-Length", 0);
             return;
         }
+        memmove(c->rbuf, c->rbuf + off, c->got - off);
+        c->got -= off;
+        if (h->pending > 0) continue;
+        if (c->got > 0) {
+            load_fail(c, "bytes after the last response of the batch", 0);
+            return;
+        }
+        load_answered(c);
+        return; /* one batch per wakeup keeps connections fair */
     }
 }
 
-static void conn_event(conn_t *c, uint32_t events, uint64_t t)
-{
-    if (c->state == ST_CONNECTING) {
-        int err = 0;
-        socklen_t len = sizeof(err);
-        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-        if (err != 0) {
-            conn_fail(c, "connect", err);
-            return;
-        }
-        if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
-        c->state = ST_RECEIVING; /* no batch yet: conn_start sends one */
-        want(c, EPOLLIN);
-        if (c->state != ST_DEAD) conn_start(c, t);
-        return;
-    }
-    if ((events & EPOLLOUT) && c->state == ST_SENDING) conn_send(c);
-    if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && c->state != ST_DEAD) conn_recv(c);
-}
+static const load_ops_t batch_ops = {.name = "http_load",
+                                     .start = batch_start,
+                                     .request = batch_request,
+                                     .readable = batch_readable};
 
 /* ---- main ------------------------------------------------------------------ */
 
@@ -217,15 +134,6 @@ static void usage(void)
     fprintf(stderr, "usage: bench_http_load -h HOST -p PORT -c CONNS -D DEPTH -d SECONDS "
                     "[-w WARMUP_SECONDS]\n");
     exit(2);
-}
-
-static double parse_num(const char *s, double lo, double hi)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (*s == '\0' || *end != '\0' || errno != 0 || !(v >= lo && v <= hi)) usage();
-    return v;
 }
 
 int main(int argc, char **argv)
@@ -239,11 +147,11 @@ int main(int argc, char **argv)
     while ((opt = getopt(argc, argv, "h:p:c:D:d:w:")) != -1) {
         switch (opt) {
         case 'h': host = optarg; break;
-        case 'p': port = (int)parse_num(optarg, 1, 65535); break;
-        case 'c': nconns = (int)parse_num(optarg, 1, 100000); break;
-        case 'D': g_depth = (unsigned)parse_num(optarg, 1, 256); break;
-        case 'd': seconds = parse_num(optarg, 0.001, 86400); break;
-        case 'w': warmup = parse_num(optarg, 0, 86400); break;
+        case 'p': port = (int)load_number(optarg, 1, 65535, usage); break;
+        case 'c': nconns = (int)load_number(optarg, 1, 100000, usage); break;
+        case 'D': g_depth = (unsigned)load_number(optarg, 1, 256, usage); break;
+        case 'd': seconds = load_number(optarg, 0.001, 86400, usage); break;
+        case 'w': warmup = load_number(optarg, 0, 86400, usage); break;
         default: usage();
         }
     }
@@ -261,107 +169,27 @@ int main(int argc, char **argv)
     g_batch = malloc(g_batch_len);
     conn_t *conns = calloc((size_t)nconns, sizeof(*conns));
     char *rbufs = malloc((size_t)nconns * RBUF_SIZE);
-    g_epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (g_batch == NULL || conns == NULL || rbufs == NULL || g_epfd < 0) {
+    if (g_batch == NULL || conns == NULL || rbufs == NULL) {
         fprintf(stderr, "http_load: out of memory\n");
         return 1;
     }
     for (unsigned i = 0; i < g_depth; i++)
         memcpy(g_batch + (size_t)i * (size_t)reqlen, req, (size_t)reqlen);
 
-    int live = 0;
-    for (int i = 0; i < nconns; i++) {
-        conn_t *c = &conns[i];
-        c->rbuf = rbufs + (size_t)i * RBUF_SIZE;
-        c->state = ST_CONNECTING;
-        c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (c->fd < 0) {
-            fprintf(stderr, "http_load: socket: %s\n", strerror(errno));
-            return 1;
-        }
-        int one = 1;
-        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 && errno != EINPROGRESS) {
-            fprintf(stderr, "http_load: connect: %s\n", strerror(errno));
-            g_errors++;
-            close(c->fd);
-            c->state = ST_DEAD;
-            continue;
-        }
-        struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = c};
-        if (epoll_ctl(g_epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
-            fprintf(stderr, "http_load: epoll_ctl: %s\n", strerror(errno));
-            return 1;
-        }
-        live++;
-    }
-
-    int maxev = nconns > 1024 ? 1024 : nconns > 0 ? nconns : 1;
-    struct epoll_event *evs = calloc((size_t)maxev, sizeof(*evs));
-    if (evs == NULL) return 1;
-
-    /* Connect everyone first (bounded: 10 s), then start the clock. */
-    uint64_t t0 = now_ns();
-    int connecting = live;
-    while (connecting > 0 && now_ns() - t0 < 10000000000u) {
-        int n = epoll_wait(g_epfd, evs, maxev, 100);
-        if (n < 0 && errno != EINTR) {
-            fprintf(stderr, "http_load: epoll_wait: %s\n", strerror(errno));
-            return 1;
-        }
-        uint64_t t = now_ns();
-        for (int i = 0; i < n; i++) {
-            conn_t *c = evs[i].data.ptr;
-            int was_connecting = c->state == ST_CONNECTING;
-            conn_event(c, evs[i].events, t);
-            if (was_connecting && c->state != ST_CONNECTING) connecting--;
-        }
-    }
     for (int i = 0; i < nconns; i++)
-        if (conns[i].state == ST_CONNECTING) conn_fail(&conns[i], "connect timed out", 0);
+        conns[i].base.rbuf = rbufs + (size_t)i * RBUF_SIZE;
+    if (load_run(&batch_ops, (char *)conns, sizeof *conns, nconns, &addr, warmup, seconds) != 0)
+        return 1;
 
-    uint64_t start = now_ns();
-    g_measure_start_ns = start + (uint64_t)(warmup * 1e9);
-    g_measure_end_ns = g_measure_start_ns + (uint64_t)(seconds * 1e9);
-    g_measuring = warmup <= 0;
-    for (;;) {
-        uint64_t t = now_ns();
-        if (!g_measuring && t >= g_measure_start_ns) {
-            g_measuring = 1;
-            g_measure_start_ns = t;
-            g_measure_end_ns = t + (uint64_t)(seconds * 1e9);
-        }
-        if (t >= g_measure_end_ns) {
-            g_measure_end_ns = t;
-            break;
-        }
-        uint64_t until = g_measuring ? g_measure_end_ns : g_measure_start_ns;
-        int timeout = (int)((until - t + 999999) / 1000000);
-        int n = epoll_wait(g_epfd, evs, maxev, timeout);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            fprintf(stderr, "http_load: epoll_wait: %s\n", strerror(errno));
-            return 1;
-        }
-        t = now_ns();
-        for (int i = 0; i < n; i++)
-            conn_event(evs[i].data.ptr, evs[i].events, t);
-    }
-
-    for (int i = 0; i < nconns; i++)
-        if (conns[i].state != ST_DEAD) close(conns[i].fd);
-    close(g_epfd);
-
-    double secs = (double)(g_measure_end_ns - g_measure_start_ns) / 1e9;
+    double secs = load_seconds();
     printf("conns=%d\n", nconns);
     printf("depth=%u\n", g_depth);
     printf("seconds=%.3f\n", secs);
     printf("requests=%llu\n", (unsigned long long)g_requests_done);
     printf("requests_per_sec=%.0f\n", secs > 0 ? (double)g_requests_done / secs : 0.0);
-    printf("p50_us=%.0f\n", hist_percentile(g_batches_done, 5000));
-    printf("p99_us=%.0f\n", hist_percentile(g_batches_done, 9900));
+    printf("p50_us=%.0f\n", hist_percentile(g_samples, 5000));
+    printf("p99_us=%.0f\n", hist_percentile(g_samples, 9900));
     printf("errors=%llu\n", (unsigned long long)g_errors);
-    free(evs);
     free(rbufs);
     free(conns);
     free(g_batch);
