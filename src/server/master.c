@@ -370,11 +370,15 @@ static void fork_slot(eddy_server_t *s, int i)
         eddy_loop_discard_after_fork(loop);
         close(s->notice_pipe[0]);
         s->notice_pipe[0] = -1;
-        if (i >= s->opts.worker_num) eddy__task_worker_run(s, i);
+        if (i >= s->opts.worker_num) {
+            eddy__server_release_first_fds(s); /* a task worker accepts nothing */
+            eddy__task_worker_run(s, i);
+        }
         eddy__worker_run(s, i);
     }
     s->slots[i].pid = pid;
     s->slots[i].started_ms = eddy_loop_now(s->loop);
+    eddy__server_release_first_fds(s); /* the first worker forked adopts them */
     EDDY_INFO("worker #%d started (pid %d)", i, (int)pid);
 }
 

@@ -137,6 +137,7 @@ static void run_manager(eddy_server_t *s)
     s->role = ROLE_MANAGER;
     s->manager_pid = getpid();
     if (getppid() != s->master_pid) _exit(1);
+    eddy__server_release_first_fds(s); /* reactor 0's, in the master */
     for (int r = 0; r < s->opts.reactor_num; r++) {
         ipc_inbox_t *ib = &s->inboxes[reactor_slot(s, r)];
         close(ib->fd[0]); /* the reactors' to read */

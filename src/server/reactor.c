@@ -673,8 +673,14 @@ static int open_ports(reactor_t *r)
         /* One thread serves a datagram port: its packets are dispatched by
          * address anyway. */
         if (p->udp && r->index != 0) continue;
+        bool own_socket = p->opts.reuse_port && !p->unix_path && !p->udp;
         int fd;
-        if (p->opts.reuse_port && !p->unix_path && !p->udp) {
+        if (own_socket && p->first_fd >= 0) {
+            /* Reactor 0 (the threads start one at a time) takes the socket
+             * that has queued connections since the port was bound. */
+            fd = p->first_fd;
+            p->first_fd = -1;
+        } else if (own_socket) {
             char addr[128], url[160];
             eddy_addr_format(&p->addr, addr, sizeof addr);
             snprintf(url, sizeof url, "tcp://%s", addr);

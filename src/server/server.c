@@ -178,6 +178,7 @@ void eddy_server_free(eddy_server_t *s)
     if (!s) return;
     for (int i = 0; i < s->nports; i++) {
         if (s->ports[i].fd >= 0) close(s->ports[i].fd);
+        if (s->ports[i].first_fd >= 0) close(s->ports[i].first_fd);
         free(s->ports[i].url);
     }
     free(s->ports);
@@ -305,16 +306,18 @@ int eddy_server_listen(eddy_server_t *s, const char *url, const eddy_port_option
     getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len);
     p->udp = type == SOCK_DGRAM;
     p->unix_path = p->addr.u.sa.sa_family == AF_UNIX;
+    p->first_fd = -1;
     if (o->reuse_port && !p->unix_path && !p->udp) {
         /* Each worker listens on its own socket in the SO_REUSEPORT group;
          * the master's must not be in it. (A UDP port is shared instead: a
          * datagram socket cannot be kept out of the group.) */
         int hold = hold_port(&p->addr, o);
-        close(fd);
         if (hold < 0) {
+            close(fd);
             free(p->url);
             return hold;
         }
+        p->first_fd = fd;
         fd = hold;
     }
     p->fd = fd;
@@ -434,6 +437,14 @@ static int drop_privileges(const eddy_server_options_t *o)
     return 0;
 }
 
+void eddy__server_release_first_fds(eddy_server_t *s)
+{
+    for (int i = 0; i < s->nports; i++) {
+        if (s->ports[i].first_fd >= 0) close(s->ports[i].first_fd);
+        s->ports[i].first_fd = -1;
+    }
+}
+
 /* BASE mode with enable_reuse_port: a leaving worker's socket takes its
  * accept queue with it unless the kernel moves it to the group's others. */
 static void note_reuse_port_migration(const eddy_server_t *s)
@@ -473,6 +484,7 @@ static void cleanup(eddy_server_t *s)
         if (p->fd >= 0) close(p->fd);
         p->fd = -1;
     }
+    eddy__server_release_first_fds(s);
     if (s->opts.pid_file) unlink(s->opts.pid_file);
 }
 

@@ -91,6 +91,12 @@ typedef struct server_port {
      * SO_REUSEPORT group and be handed connections nobody accepts); each
      * worker binds and listens on its own socket. */
     int fd;
+    /* enable_reuse_port on a TCP port: the group's first socket, listening
+     * since eddy_server_listen so that connections queue from then on, as
+     * on any other port. Worker 0 of the first generation (BASE) or reactor
+     * 0 (PROCESS) adopts it; every other process closes its copy before it
+     * could be handed connections it would never accept. -1 otherwise. */
+    int first_fd;
     eddy_addr_t addr;
     bool udp;
     bool unix_path;            /* the master removes the socket file at shutdown */
@@ -325,5 +331,7 @@ void eddy__server_restore_signals(const eddy_server_t *s);
 /* server.c */
 int eddy__server_notice(eddy_server_t *s, notice_type_t type, int worker_id);
 int eddy__server_total_workers(const eddy_server_t *s);
+/* Close this process's copies of the ports' first_fd (see server_port_t). */
+void eddy__server_release_first_fds(eddy_server_t *s);
 
 #endif

@@ -295,12 +295,18 @@ static int open_port(eddy_server_t *s, server_port_t *p)
     if (p->opts.reuse_port && !p->unix_path && !p->udp) {
         /* Its own socket in the SO_REUSEPORT group: the kernel spreads
          * connections across workers. The master's socket only holds the
-         * port; this worker has no use for its copy. */
-        char addr[128], url[160];
-        eddy_addr_format(&p->addr, addr, sizeof addr);
-        snprintf(url, sizeof url, "tcp://%s", addr);
-        fd = eddy_bind(url, &p->opts, &p->addr);
-        if (fd < 0) return fd;
+         * port; this worker has no use for its copy. The first worker
+         * forked takes the socket that has queued connections since the
+         * port was bound. */
+        fd = p->first_fd;
+        p->first_fd = -1;
+        if (fd < 0) {
+            char addr[128], url[160];
+            eddy_addr_format(&p->addr, addr, sizeof addr);
+            snprintf(url, sizeof url, "tcp://%s", addr);
+            fd = eddy_bind(url, &p->opts, &p->addr);
+            if (fd < 0) return fd;
+        }
         close(p->fd);
         p->fd = -1;
     }

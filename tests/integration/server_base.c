@@ -253,7 +253,8 @@ static void kill_running(void)
 }
 
 /* Start a server: worker_num 2, max_wait_time 1, "\n" framing, then the
- * key/value pairs given (NULL-terminated). Waits for every worker. */
+ * key/value pairs given (NULL-terminated). The port accepts connections on
+ * return; tsrv_ready waits for the workers. */
 static void tsrv_start(tsrv_t *t, int verbose, ...) /* int: va_start needs an unpromoted type */
 {
     static int serial;
@@ -370,6 +371,15 @@ static bool ev_wait(const tsrv_t *t, const char *prefix, int count, int timeout_
         usleep(5000);
     }
     return true;
+}
+
+/* Ready as a user knows it: on_start in the master and on_worker_start in
+ * every worker. (PROCESS mode: the manager forks the workers while the
+ * master starts its reactors, so either may come first.) */
+static void tsrv_ready(const tsrv_t *t)
+{
+    CHECK(ev_wait(t, "start pid=", 1, 5000));
+    CHECK(ev_wait(t, "wstart", t->workers, 5000));
 }
 
 /* The pids of worker id in the order they started (id -1: any worker). */
@@ -687,7 +697,7 @@ static void test_callbacks(void)
     snprintf(log_file, sizeof log_file, "%s/server.log", tmpdir);
     tsrv_t t;
     tsrv_start(&t, true, "pid_file", pid_file, "log_file", log_file, "log_level", "info", NULL);
-    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    tsrv_ready(&t);
 
     /* on_start once, in the master; on_worker_start in two workers it forked. */
     char line[64];
@@ -811,7 +821,7 @@ static void test_stale_session(void)
 {
     tsrv_t t;
     tsrv_start(&t, true, "worker_num", "1", NULL);
-    CHECK(ev_wait(&t, "wstart", 1, 5000));
+    tsrv_ready(&t);
     /* A new connection gets the descriptor of one that just closed, so only
      * the generation tells the two sessions apart. (In PROCESS mode a
      * reactor thread may take the free descriptor first for a timer of its
@@ -867,7 +877,7 @@ static void test_send_then_close(void)
 {
     tsrv_t t;
     tsrv_start(&t, false, NULL);
-    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    tsrv_ready(&t);
     static const size_t sizes[] = {100, 64 * 1024, BIG};
     static char junk[64 * 1024], got[BIG];
     memset(junk, 'j', sizeof junk);
@@ -906,7 +916,7 @@ static void test_kill_worker_under_load(void)
 {
     tsrv_t t;
     tsrv_start(&t, false, "worker_num", "3", "enable_reuse_port", "1", NULL);
-    CHECK(ev_wait(&t, "wstart", 3, 5000));
+    tsrv_ready(&t);
     pid_t victim = current_pid(&t, 0);
     static load_t l;
     load_start(&l, t.port, 40);
@@ -978,7 +988,7 @@ static void test_flood_bounded(void)
     tsrv_t t;
     tsrv_start(&t, false, "worker_num", "1", "socket_buffer_size", "262144", "close_flush_timeout",
                "1000", NULL);
-    CHECK(ev_wait(&t, "wstart", 1, 5000));
+    tsrv_ready(&t);
     pid_t worker = current_pid(&t, 0);
     /* Warm up: one big reply read in full, so the baseline includes the
      * worker's buffers. */
@@ -1042,8 +1052,18 @@ static void test_reuse_port(void)
 {
     tsrv_t t;
     tsrv_start(&t, false, "enable_reuse_port", "1", NULL);
-    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    /* Connections queue from the moment the port is bound, as on a shared
+     * socket, though each worker (PROCESS: reactor) listens on its own:
+     * when the master only held the port until they did, this connection,
+     * made before any worker ran, was refused. */
+    int early = test_connect(t.port, 3000);
+    CHECK(early >= 0);
+    tsrv_ready(&t);
     pid_t w0 = current_pid(&t, 0), w1 = current_pid(&t, 1);
+    who_t first;
+    CHECK_EQ(who(early, &first), 0);
+    CHECK(first.pid == w0 || first.pid == w1);
+    close(early);
     enum { NCONN = 40 };
     int fds[NCONN], served[2] = {0, 0}, unanswered = 0;
     for (int i = 0; i < NCONN; i++) {
@@ -1085,7 +1105,7 @@ static void test_restart_same_port(void)
     for (int reuse = 0; reuse < 2; reuse++) {
         tsrv_t t;
         tsrv_start(&t, false, "enable_reuse_port", reuse ? "1" : "0", NULL);
-        CHECK(ev_wait(&t, "wstart", 2, 5000));
+        tsrv_ready(&t);
         for (int i = 0; i < 5; i++) {
             int fd = test_connect(t.port, 3000);
             CHECK_EQ(test_write_all(fd, "GET 10\n", 7), 0);
@@ -1118,7 +1138,7 @@ static void test_unix_and_udp_ports(void)
         tsrv_t t;
         tsrv_start(&t, false, "enable_reuse_port", reuse ? "1" : "0", "listen", "tcp://127.0.0.1:0",
                    "listen", unix_url, "listen", "udp://127.0.0.1:0", NULL);
-        CHECK(ev_wait(&t, "wstart", 2, 5000));
+        tsrv_ready(&t);
         /* unix */
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -1160,7 +1180,7 @@ static void test_orphans(void)
 {
     tsrv_t t;
     tsrv_start(&t, false, NULL);
-    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    tsrv_ready(&t);
     pid_t w[2] = {current_pid(&t, 0), current_pid(&t, 1)};
     who_t x;
     int fd = connect_who(&t, &x);
@@ -1198,7 +1218,7 @@ static void reload_under_load(const char *name, bool async, bool via_api, bool r
     const char *workers = getenv("EDDY_TEST_WORKERS") ? getenv("EDDY_TEST_WORKERS") : "2";
     tsrv_start(&t, false, "reload_async", async ? "1" : "0", "enable_reuse_port",
                reuse_port ? "1" : "0", "worker_num", workers, NULL);
-    CHECK(ev_wait(&t, "wstart", t.workers, 5000));
+    tsrv_ready(&t);
     pid_t old[2] = {current_pid(&t, 0), t.workers > 1 ? current_pid(&t, 1) : -1};
     static load_t l;
     load_start(&l, t.port, 30);
@@ -1283,7 +1303,7 @@ static void test_reload_during_backoff(void)
 {
     tsrv_t t;
     tsrv_start(&t, false, NULL);
-    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    tsrv_ready(&t);
     pid_t w1 = current_pid(&t, 1);
     CHECK_EQ(kill(current_pid(&t, 0), SIGKILL), 0);
     CHECK(ev_wait(&t, "wstart id=0", 2, 3000)); /* restarted at once */
@@ -1309,7 +1329,7 @@ static void test_max_request(void)
 {
     tsrv_t t;
     tsrv_start(&t, false, "max_request", "50", NULL);
-    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    tsrv_ready(&t);
     pid_t old[2] = {current_pid(&t, 0), current_pid(&t, 1)};
     static load_t l;
     load_start(&l, t.port, 10);
@@ -1354,7 +1374,7 @@ static void test_shutdown_under_load(void)
 {
     tsrv_t t;
     tsrv_start(&t, false, "max_wait_time", "2", NULL);
-    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    tsrv_ready(&t);
     static load_t l;
     load_start(&l, t.port, 20);
     load_run(&l, 300);
@@ -1394,7 +1414,7 @@ static void test_second_sigterm(void)
     tsrv_t t;
     tsrv_start(&t, false, "worker_num", "1", "max_wait_time", "30", "linger_timeout", "20000",
                NULL);
-    CHECK(ev_wait(&t, "wstart", 1, 5000));
+    tsrv_ready(&t);
     int fd = test_connect(t.port, 3000);
     CHECK(fd >= 0);
     CHECK_EQ(test_write_all(fd, "SLOW 60000\n", 11), 0);
@@ -1419,7 +1439,7 @@ static void test_sigint_group(void)
 {
     tsrv_t t;
     tsrv_start(&t, false, NULL);
-    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    tsrv_ready(&t);
     int fds[6];
     for (int i = 0; i < 6; i++) {
         fds[i] = test_connect(t.port, 5000);
@@ -1449,7 +1469,7 @@ static void stress_reload(void)
     tsrv_t t;
     tsrv_start(&t, false, "worker_num", workers, "enable_reuse_port", reuse, "reload_async", "1",
                NULL);
-    CHECK(ev_wait(&t, "wstart", t.workers, 5000));
+    tsrv_ready(&t);
     long t0 = now_ms(), next = t0;
     int ok = 0, refused = 0, reset = 0, eof = 0;
     while (now_ms() - t0 < 3000) {
@@ -1505,7 +1525,7 @@ static void test_daemonize_user(void)
     CHECK(tsrv_wait_exit(&t, 3000)); /* the caller's process: gone at once */
     CHECK(WIFEXITED(t.status) && WEXITSTATUS(t.status) == 0);
     running = NULL;
-    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    tsrv_ready(&t);
     char text[64];
     read_text(pid_file, text, sizeof text);
     pid_t master = atoi(text);

@@ -21,7 +21,7 @@ static void test_dispatch_round_robin(void)
 {
     tsrv_t t;
     tsrv_start(&t, false, "dispatch_mode", "1", NULL);
-    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    tsrv_ready(&t);
     int fd = test_connect(t.port, 3000);
     int prev = worker_of(fd), seen[2] = {0, 0};
     seen[prev]++;
@@ -41,7 +41,7 @@ static void test_dispatch_fd(void)
 {
     tsrv_t t;
     tsrv_start(&t, false, "dispatch_mode", "2", NULL);
-    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    tsrv_ready(&t);
     int fds[6], seen[2] = {0, 0};
     for (int i = 0; i < 6; i++) {
         fds[i] = test_connect(t.port, 3000);
@@ -63,7 +63,7 @@ static void test_dispatch_idle(void)
 {
     tsrv_t t;
     tsrv_start(&t, false, "dispatch_mode", "3", NULL);
-    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    tsrv_ready(&t);
     int busy = test_connect(t.port, 3000), fd = test_connect(t.port, 3000);
     CHECK_EQ(test_write_all(busy, "WHO\nSPIN 600\n", 13), 0);
     char line[128];
@@ -86,7 +86,7 @@ static void test_dispatch_ip(void)
 {
     tsrv_t t;
     tsrv_start(&t, false, "dispatch_mode", "4", NULL);
-    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    tsrv_ready(&t);
     int first = -1;
     for (int i = 0; i < 6; i++) {
         int fd = test_connect(t.port, 3000);
@@ -102,7 +102,7 @@ static void test_dispatch_uid(void)
 {
     tsrv_t t;
     tsrv_start(&t, false, "dispatch_mode", "5", NULL);
-    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    tsrv_ready(&t);
     for (int uid = 7; uid <= 10; uid++) {
         int fd = test_connect(t.port, 3000);
         char req[32], answer[64], want[64];
@@ -137,7 +137,7 @@ static void test_dispatch_function(void)
     dispatch_hook = by_length;
     tsrv_start(&t, true, NULL);
     dispatch_hook = NULL;
-    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    tsrv_ready(&t);
     pid_t w1 = current_pid(&t, 1);
     int fd = test_connect(t.port, 3000);
     who_t first;
@@ -169,7 +169,7 @@ static void test_lost_request(void)
 {
     tsrv_t t;
     tsrv_start(&t, false, NULL);
-    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    tsrv_ready(&t);
     who_t a, b;
     /* Another connection of a's worker (the others stay open meanwhile, so
      * that the next descriptor differs). */
@@ -222,7 +222,7 @@ static long flood_growth(const char *max_queued, size_t *sent)
 {
     tsrv_t t;
     tsrv_start(&t, false, "worker_num", "1", "max_queued_bytes", max_queued, NULL);
-    CHECK(ev_wait(&t, "wstart", 1, 5000));
+    tsrv_ready(&t);
     int busy = test_connect(t.port, 3000);
     who_t w;
     CHECK_EQ(who(busy, &w), 0);
@@ -277,7 +277,7 @@ static void test_reply_flood(void)
     tsrv_t t;
     tsrv_start(&t, false, "worker_num", "1", "socket_buffer_size", "262144", "close_flush_timeout",
                "1000", NULL);
-    CHECK(ev_wait(&t, "wstart", 1, 5000));
+    tsrv_ready(&t);
     long base = proc_status(t.pid, "VmRSS");
     int fd = test_connect(t.port, 3000);
     static char reqs[3000 * 10];
@@ -308,7 +308,7 @@ static void test_large_packets(void)
 {
     tsrv_t t;
     tsrv_start(&t, false, NULL);
-    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    tsrv_ready(&t);
     int fd = test_connect(t.port, 5000);
     static char req[1536 * 1024], got[sizeof req];
     for (int round = 0; round < 3; round++) {
@@ -365,7 +365,7 @@ static void test_stats(void)
 {
     tsrv_t t;
     tsrv_start(&t, false, NULL);
-    CHECK(ev_wait(&t, "wstart", 2, 5000));
+    tsrv_ready(&t);
     int fds[3];
     for (int i = 0; i < 3; i++) {
         fds[i] = test_connect(t.port, 3000);
