@@ -39,6 +39,7 @@
 #include "addr.h"
 #include "buf.h"
 #include "common.h"
+#include "framing.h"
 
 /* How a connection ended. The on_close err argument adds detail: 0 when all
  * went well, else a negative code (see each reason). */
@@ -126,6 +127,9 @@ EDDY_EXPORT int eddy_resume(eddy_conn_t *c);
  * cannot take it now (the PROCESS-mode reactor uses it when a worker's
  * queue is full). Returns 0 or -EDDY_ECLOSING. */
 EDDY_EXPORT int eddy_conn_unread(eddy_conn_t *c);
+/* Inside on_receive: what the packet is — EDDY_PACKET_WHOLE, or a part of
+ * a streamed HTTP request (eddy_framing_t.http_stream_max_body). */
+EDDY_EXPORT eddy_packet_part_t eddy_conn_packet_part(const eddy_conn_t *c);
 /* While on, a framing error does not answer and close at once: reading
  * stops at the bad packet, and its reply (e.g. HTTP 400) and graceful close
  * follow when this is turned off — so the answers to the packets before it,

@@ -46,6 +46,11 @@
  * complete but its body is not, the state's continue_due is set once: the
  * connection then sends "HTTP/1.1 100 Continue" and clears it. A partial head
  * buffered longer than http_header_timeout is answered with 408 and closed.
+ * With http_stream_max_body, a multipart/form-data request with a
+ * Content-Length comes as parts (eddy_packet_part_t): the head as soon as it
+ * is complete, then the body in pieces of whatever has arrived, so its size
+ * is bounded by http_stream_max_body instead of package_max_length, and
+ * nothing of it needs to be buffered whole.
  * Whole requests give the same packets and the same refusals however the
  * bytes arrive; only the moment differs for a malformed head that is still
  * incomplete: refused at once when its bytes come together, but when it
@@ -98,7 +103,23 @@ typedef struct eddy_framing {
     size_t http_max_headers;      /* "http_max_headers", 100 (1 .. 512) */
     size_t http_max_target_size;  /* "http_max_target_size", 8 KiB */
     uint64_t http_header_timeout; /* "http_header_timeout", ms, 30000; 0 = off */
+    /* 0 (off) by default; eddy_http_listen sets it: a multipart/form-data
+     * request whose Content-Length is at most this many bytes is delivered
+     * in parts — its head, then its body as the bytes arrive — so an upload
+     * never has to fit in memory; a larger one is 413. Other bodies stay
+     * whole and bounded by package_max_length. */
+    uint64_t http_stream_max_body;
 } eddy_framing_t;
+
+/* What a delivered packet is. Only HTTP framing with http_stream_max_body
+ * cuts one request into parts: HEAD, then BODY pieces (each at least one
+ * byte, as they arrive), the last of them BODY_END. */
+typedef enum eddy_packet_part {
+    EDDY_PACKET_WHOLE,
+    EDDY_PACKET_HEAD,
+    EDDY_PACKET_BODY,
+    EDDY_PACKET_BODY_END,
+} eddy_packet_part_t;
 
 /* Resumable scan position, one per stream; zero it (or call
  * eddy_frame_state_reset) when the stream starts. */
@@ -114,6 +135,9 @@ typedef struct eddy_frame_state {
     bool continue_due;            /* send "100 Continue" now; the connection clears it */
     eddy_http1_error_t error;     /* why the last call failed with -EDDY_EHTTP_PARSE */
     eddy_http1_chunked_t chunked; /* chunked body decoder */
+    bool stream;                  /* the parsed head's body comes in parts */
+    uint64_t stream_left;         /* body bytes still to deliver in parts */
+    uint8_t part;                 /* eddy_packet_part_t of the last packet returned */
 } eddy_frame_state_t;
 
 /* Raw mode, package_max_length 2 MiB, the HTTP limits above. */
@@ -158,6 +182,11 @@ EDDY_EXPORT void eddy_frame_state_reset(eddy_frame_state_t *st);
  * is reset. */
 EDDY_EXPORT ssize_t eddy_frame_next(const eddy_framing_t *f, eddy_frame_state_t *st,
                                     const char *data, size_t len);
+
+/* The packet of len bytes eddy_frame_next just returned is given back
+ * (it stays at the front of the caller's data): the next call returns it
+ * again. */
+EDDY_EXPORT void eddy_frame_unread(eddy_frame_state_t *st, size_t len);
 
 /* HTTP mode: the parser limits the framing options describe (body:
  * package_max_length). */

@@ -86,17 +86,22 @@
  * handler, for a root and a prefix of the handler's choosing.
  *
  * Uploads. A request whose Content-Type is multipart/form-data is parsed
- * (eddy/multipart.h) before its handler runs. The body is already whole in
- * memory: the framing buffered it, up to package_max_length, as Swoole
- * does. Plain fields become form fields (eddy_http_form and friends, as
- * for an urlencoded body); each file part is written to a temporary file
- * in upload_tmp_dir (eddy/http_upload.h) and described by an
- * eddy_http_file_t (an empty body has neither, and is no error). A
- * malformed body is answered 400 and a file larger than
- * upload_max_filesize 413, without calling the handler and without leaving
- * a file behind. Temporary files the handler did not move away
- * with eddy_http_file_move are removed when the response ends — before its
- * last bytes are queued — or when the request is dropped.
+ * (eddy/multipart.h) before its handler runs. In BASE mode its body is
+ * parsed as it arrives, never whole in memory: file parts are written to
+ * their temporary files piece by piece, so an upload is bounded by
+ * upload_max_body and upload_max_filesize, not by package_max_length. In
+ * PROCESS mode the reactor frames the request whole (bounded by
+ * package_max_length as well) and the worker parses it the same way.
+ * Plain fields become form fields (eddy_http_form and friends, as for an
+ * urlencoded body; their bytes count against package_max_length); each
+ * file part is written to a temporary file in upload_tmp_dir
+ * (eddy/http_upload.h) and described by an eddy_http_file_t (an empty body
+ * has neither, and is no error). eddy_http_body is empty for such a
+ * request. A malformed body is answered 400 and a file larger than
+ * upload_max_filesize or a body larger than upload_max_body 413, without
+ * calling the handler and without leaving a file behind. Temporary files the handler did not move
+ * away with eddy_http_file_move are removed when the response ends — before its last bytes are
+ * queued — or when the request is dropped.
  *
  * Threads: everything here runs on the worker's loop thread.
  */
@@ -124,6 +129,7 @@ typedef void (*eddy_http_handler_fn)(eddy_http_req_t *req, eddy_http_res_t *res,
 
 /* ---- options ------------------------------------------------------------------ */
 
+#define EDDY_HTTP_DEFAULT_UPLOAD_MAX_BODY (8u * 1024 * 1024)
 #define EDDY_HTTP_DEFAULT_COMPRESSION_TYPES                                                        \
     "text/*,application/json,application/javascript,application/xml,image/svg+xml"
 
@@ -160,6 +166,12 @@ typedef struct eddy_http_options {
                                      eddy_http_listen runs; default "/tmp" */
     uint64_t upload_max_filesize; /* "upload_max_filesize": bytes one uploaded file
                                      may have (>= 1), default 2 MiB; larger: 413 */
+    uint64_t upload_max_body;     /* "upload_max_body" (PHP: post_max_size): bytes
+                                     a multipart/form-data body may have (>= 1),
+                                     default 8 MiB; larger: 413 before any of it
+                                     is read. BASE mode streams such bodies to
+                                     disk; PROCESS mode buffers them whole, so
+                                     there package_max_length bounds them too */
     eddy_port_options_t port;     /* the port: every key of eddy_port_options_set —
                                      http_max_header_size, http_max_headers,
                                      http_max_target_size, http_header_timeout,

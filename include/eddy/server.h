@@ -249,6 +249,13 @@ EDDY_EXPORT int eddy_server_protect(eddy_server_t *s, eddy_session_t session, bo
  * in the middle of an answer, a close). In BASE mode answers are sent in
  * order anyway: 0. */
 EDDY_EXPORT int eddy_server_answered(eddy_server_t *s, eddy_session_t session);
+/* Inside on_receive: what the packet is. EDDY_PACKET_WHOLE, except on a
+ * port whose framing streams request bodies (http_stream_max_body, set by
+ * eddy_http_listen) in BASE mode: there a multipart/form-data request
+ * comes as its HEAD, then BODY pieces, the last BODY_END. Only a whole
+ * packet or a head counts as a request (max_request). PROCESS-mode
+ * reactors do not stream: every packet is whole. */
+EDDY_EXPORT eddy_packet_part_t eddy_server_packet_part(const eddy_server_t *s);
 /* Attach a user id to a session (dispatch_mode 5 sends its packets to worker
  * uid % worker_num from then on; info reports it). uid must not be 0. */
 EDDY_EXPORT int eddy_server_bind(eddy_server_t *s, eddy_session_t session, uint64_t uid);

@@ -1,30 +1,21 @@
 /*
- * multipart/form-data requests: the body (whole in memory, bounded by
- * package_max_length) is run through the streaming multipart parser before
- * the handler is called. Plain fields become the request's form fields;
- * file parts go to upload sinks (temp files in upload_tmp_dir, bounded by
- * upload_max_filesize) and are listed as eddy_http_file_t. Every temp file
- * is removed when the response ends unless the application moved it, and
- * at once when the body is refused.
+ * multipart/form-data requests: the body runs through the streaming
+ * multipart parser as it arrives (BASE mode: in pieces, never whole in
+ * memory; PROCESS mode: whole, as the reactor framed it) before the handler
+ * is called. Plain fields become the request's form fields, bounded by
+ * package_max_length together; file parts go to upload sinks (temp files in
+ * upload_tmp_dir, bounded by upload_max_filesize) and are listed as
+ * eddy_http_file_t. Every temp file is removed when the response ends
+ * unless the application moved it, and at once when the body is refused.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "eddy/error.h"
 #include "eddy/log.h"
 #include "eddy/multipart.h"
 #include "http_internal.h"
-
-/* "multipart/form-data" followed by the end, a parameter or whitespace. */
-static bool is_form_data(eddy_http_str_t ct)
-{
-    static const char type[] = "multipart/form-data";
-    size_t n = sizeof type - 1;
-    if (!ct.ptr || ct.len < n || strncasecmp(ct.ptr, type, n) != 0) return false;
-    return ct.len == n || ct.ptr[n] == ';' || ct.ptr[n] == ' ' || ct.ptr[n] == '\t';
-}
 
 /* A NUL-terminated copy in the arena; a NULL slice stays NULL. */
 static int arena_str(http_arena_t *a, eddy_http_str_t in, eddy_http_str_t *out)
@@ -41,15 +32,18 @@ static int arena_str(http_arena_t *a, eddy_http_str_t in, eddy_http_str_t *out)
     return 0;
 }
 
-/* What the parse builds before it is handed to the request. */
-typedef struct form_state {
+/* A body being parsed: what the parse builds before it is handed to the
+ * request. */
+struct http_form {
     eddy_http_req_t *req;
+    eddy_multipart_t *mp;
     eddy_upload_options_t uo;
     eddy_http_str_t *pairs; /* name, value, ... (malloc'd; copied to the arena) */
     size_t npairs, pairs_cap;
-    eddy_buf_t value;  /* the current plain field's bytes */
-    http_file_t *file; /* the current file part, or NULL */
-} form_state_t;
+    eddy_buf_t value;   /* the current plain field's bytes */
+    size_t field_bytes; /* of every plain field so far: package_max_length bounds them */
+    http_file_t *file;  /* the current file part, or NULL */
+};
 
 static int add_file(eddy_http_req_t *req, http_file_t **out)
 {
@@ -68,14 +62,14 @@ static int add_file(eddy_http_req_t *req, http_file_t **out)
 }
 
 /* The status for a sink's failure. */
-static int sink_status(form_state_t *fs, int rc)
+static int sink_status(http_form_t *fs, int rc)
 {
     if (rc == -EDDY_EUPLOAD_TOO_BIG) return 413;
     EDDY_ERROR("http: upload to %s: %s", fs->uo.upload_tmp_dir, eddy_strerror(rc));
     return 500;
 }
 
-static int part_begin(form_state_t *fs, const eddy_multipart_part_t *part)
+static int part_begin(http_form_t *fs, const eddy_multipart_part_t *part)
 {
     eddy_http_req_t *req = fs->req;
     fs->file = NULL;
@@ -95,17 +89,21 @@ static int part_begin(form_state_t *fs, const eddy_multipart_part_t *part)
     return rc < 0 ? sink_status(fs, rc) : 0;
 }
 
-static int part_data(form_state_t *fs, const char *data, size_t len)
+static int part_data(http_form_t *fs, const char *data, size_t len)
 {
     http_file_t *f = fs->file;
-    if (!f) return eddy_buf_append(&fs->value, data, len) < 0 ? 500 : 0;
+    if (!f) {
+        fs->field_bytes += len;
+        if (fs->field_bytes > fs->req->ctx->opts.port.framing.package_max_length) return 413;
+        return eddy_buf_append(&fs->value, data, len) < 0 ? 500 : 0;
+    }
     int rc = 0;
     if (f->sink.fd < 0) rc = eddy_upload_open(&f->sink, &fs->uo); /* filename "" with bytes */
     if (rc == 0) rc = eddy_upload_write(&f->sink, data, len);
     return rc < 0 ? sink_status(fs, rc) : 0;
 }
 
-static int part_end(form_state_t *fs, const eddy_multipart_part_t *part)
+static int part_end(http_form_t *fs, const eddy_multipart_part_t *part)
 {
     eddy_http_req_t *req = fs->req;
     http_file_t *f = fs->file;
@@ -138,70 +136,105 @@ static int part_end(form_state_t *fs, const eddy_multipart_part_t *part)
     return 0;
 }
 
-/* Feed the whole body; 0 or a status. */
-static int parse_body(form_state_t *fs, eddy_multipart_t *mp)
+/* The parse state goes; on a refusal, every file of the request with it. */
+static int form_close(eddy_http_req_t *req, int status)
 {
-    const char *p = fs->req->body.ptr;
-    size_t left = fs->req->body.len;
+    http_form_t *fs = req->form_parse;
+    req->form_parse = NULL;
+    eddy_multipart_free(fs->mp);
+    eddy_buf_free(&fs->value);
+    free(fs->pairs);
+    free(fs);
+    if (status) {
+        eddy__req_files_discard(req); /* every file of the request, the current one too */
+        req->form = NULL;
+        req->nform = 0;
+    }
+    return status;
+}
+
+int eddy__form_begin(eddy_http_req_t *req)
+{
+    eddy_http_str_t ct = eddy_http_content_type(req);
+    if (!eddy_http1_is_form_data(ct.ptr, ct.len)) return 0;
+    char boundary[EDDY_MULTIPART_BOUNDARY_MAX + 1];
+    int blen = eddy_multipart_boundary(ct.ptr, ct.len, boundary);
+    if (blen < 0) return 400;
+    http_form_t *fs = calloc(1, sizeof *fs);
+    if (!fs) return 500;
+    int rc = eddy_multipart_new(&fs->mp, boundary, (size_t)blen, NULL);
+    if (rc < 0) {
+        free(fs);
+        return rc == -ENOMEM ? 500 : 400;
+    }
+    const eddy_http_options_t *o = &req->ctx->opts;
+    fs->req = req;
+    fs->uo.upload_tmp_dir = o->upload_tmp_dir;
+    fs->uo.upload_max_filesize = o->upload_max_filesize;
+    eddy_buf_init(&fs->value);
+    req->form_parse = fs;
+    return 0;
+}
+
+int eddy__form_feed(eddy_http_req_t *req, const char *data, size_t len)
+{
+    http_form_t *fs = req->form_parse;
+    if (!fs) return 0;
     for (;;) {
         eddy_multipart_event_t ev;
-        ssize_t n = eddy_multipart_parse(mp, p, left, &ev);
-        if (n < 0) return 400;
-        p += n;
-        left -= (size_t)n;
+        ssize_t n = eddy_multipart_parse(fs->mp, data, len, &ev);
+        if (n < 0) return form_close(req, 400);
+        data += n;
+        len -= (size_t)n;
         int status = 0;
         switch (ev.type) {
-        case EDDY_MULTIPART_NONE: return eddy_multipart_finish(mp) < 0 ? 400 : 0;
+        case EDDY_MULTIPART_NONE: return 0;
         case EDDY_MULTIPART_PART_BEGIN: status = part_begin(fs, ev.part); break;
         case EDDY_MULTIPART_PART_DATA: status = part_data(fs, ev.data, ev.len); break;
         case EDDY_MULTIPART_PART_END: status = part_end(fs, ev.part); break;
         case EDDY_MULTIPART_BODY_END: break;
         }
-        if (status) return status;
+        if (status) return form_close(req, status);
     }
 }
 
-int eddy__req_multipart(eddy_http_req_t *req)
+int eddy__form_end(eddy_http_req_t *req)
 {
-    eddy_http_str_t ct = eddy_http_content_type(req);
-    /* No body is no form (a GET that carries the type by mistake), not a
-     * malformed one. */
-    if (!is_form_data(ct) || req->body.len == 0) return 0;
-    char boundary[EDDY_MULTIPART_BOUNDARY_MAX + 1];
-    int blen = eddy_multipart_boundary(ct.ptr, ct.len, boundary);
-    if (blen < 0) return 400;
-    eddy_multipart_t *mp;
-    int rc = eddy_multipart_new(&mp, boundary, (size_t)blen, NULL);
-    if (rc < 0) return rc == -ENOMEM ? 500 : 400;
-    const eddy_http_options_t *o = &req->ctx->opts;
-    form_state_t fs = {.req = req};
-    fs.uo.upload_tmp_dir = o->upload_tmp_dir;
-    fs.uo.upload_max_filesize = o->upload_max_filesize;
-    eddy_buf_init(&fs.value);
-    int status = parse_body(&fs, mp);
-    eddy_multipart_free(mp);
-    eddy_buf_free(&fs.value);
-    if (status == 0 && fs.npairs > 0) {
-        req->form = eddy__arena_alloc(&req->arena, 2 * fs.npairs * sizeof *req->form);
-        if (req->form) {
-            memcpy(req->form, fs.pairs, 2 * fs.npairs * sizeof *req->form);
-            req->nform = fs.npairs;
-        } else {
-            status = 500;
-        }
+    http_form_t *fs = req->form_parse;
+    if (!fs) return 0;
+    if (eddy_multipart_finish(fs->mp) < 0) return form_close(req, 400);
+    if (fs->npairs > 0) {
+        req->form = eddy__arena_alloc(&req->arena, 2 * fs->npairs * sizeof *req->form);
+        if (!req->form) return form_close(req, 500);
+        memcpy(req->form, fs->pairs, 2 * fs->npairs * sizeof *req->form);
+        req->nform = fs->npairs;
     }
-    free(fs.pairs);
-    if (status) {
-        eddy__req_files_discard(req); /* every file of the request, the current one too */
-        req->form = NULL;
-        req->nform = 0;
-        return status;
-    }
+    form_close(req, 0);
     req->form_done = true;
     /* The array has stopped moving: point at the paths for good. */
     for (size_t i = 0; i < req->nfiles; i++)
         req->files[i].pub.tmp_path = req->files[i].sink.path;
     return 0;
+}
+
+void eddy__form_abort(eddy_http_req_t *req)
+{
+    if (req->form_parse) form_close(req, 1);
+}
+
+int eddy__req_multipart(eddy_http_req_t *req)
+{
+    /* No body is no form (a GET that carries the type by mistake), not a
+     * malformed one. */
+    if (req->form_done || req->body.len == 0) return 0;
+    int status = eddy__form_begin(req);
+    if (status == 0 && req->form_parse && req->body.len > req->ctx->opts.upload_max_body) {
+        eddy__form_abort(req);
+        status = 413;
+    }
+    if (status == 0) status = eddy__form_feed(req, req->body.ptr, req->body.len);
+    if (status == 0) status = eddy__form_end(req);
+    return status;
 }
 
 void eddy__req_files_discard(eddy_http_req_t *req)

@@ -84,6 +84,7 @@ struct eddy_http_res {
 };
 
 typedef struct http_conn http_conn_t;
+typedef struct http_form http_form_t;
 
 /* An uploaded file and the sink that owns its temp file. */
 typedef struct http_file {
@@ -116,6 +117,8 @@ struct eddy_http_req {
     bool close_last;    /* the queue overflowed behind it: close after its answer */
     http_file_t *files; /* multipart uploads (malloc'd), removed at the end */
     size_t nfiles, files_cap;
+    http_form_t *form_parse; /* a multipart body still being parsed */
+    bool receiving;          /* BASE mode: its body is still arriving in parts */
     http_arena_t arena;
     eddy_http_res_t res;
     eddy_http_req_t *next; /* in a connection's queue, or the free list */
@@ -127,6 +130,7 @@ struct http_conn {
     eddy_session_t session;
     http_ctx_t *ctx;
     eddy_http_req_t *head, *tail; /* head: the request being answered */
+    eddy_http_req_t *receiving;   /* the request whose body parts arrive now */
     size_t queued;                /* requests in the queue, head included */
     bool paused;
     bool draining;      /* drain() is running: it picks up the next request itself */
@@ -137,17 +141,29 @@ struct http_conn {
 };
 
 /* request.c */
-/* Bind req to a framed packet and parse it; 0, or a status to refuse it with. */
-int eddy__req_parse(eddy_http_req_t *req, const char *data, size_t len);
+/* Bind req to a framed packet and parse it; 0, or a status to refuse it with.
+ * body_follows: the packet is the head of a streamed request (its body, in
+ * parts, is not in it). */
+int eddy__req_parse(eddy_http_req_t *req, const char *data, size_t len, bool body_follows);
 /* Copy the packet into memory of req's own, moving every slice with it. */
 int eddy__req_detach(eddy_http_req_t *req);
 void eddy__req_reset(eddy_http_req_t *req);
 
 /* form_data.c */
-/* Parse a multipart/form-data body into form fields and uploaded files
- * (nothing for other types). 0, or the status to refuse the request with
- * (400 malformed, 413 a file too big, 500); on a refusal no file is left. */
+/* Parse a whole multipart/form-data body into form fields and uploaded
+ * files (nothing for other types). 0, or the status to refuse the request
+ * with (400 malformed, 413 a file or the fields too big, 500); on a refusal
+ * no file is left. */
 int eddy__req_multipart(eddy_http_req_t *req);
+/* The same for a body that arrives in pieces: begin once the head is parsed
+ * (nothing for other types), feed each piece, end after the last. Each
+ * returns 0 or the status to refuse the request with, and after a refusal
+ * the parse is over and no file is left. abort drops a parse in progress
+ * and its files. */
+int eddy__form_begin(eddy_http_req_t *req);
+int eddy__form_feed(eddy_http_req_t *req, const char *data, size_t len);
+int eddy__form_end(eddy_http_req_t *req);
+void eddy__form_abort(eddy_http_req_t *req);
 /* Remove the temp files not moved; free the list. Safe more than once. */
 void eddy__req_files_discard(eddy_http_req_t *req);
 

@@ -20,6 +20,7 @@ void eddy_http_options_init(eddy_http_options_t *o)
     strcpy(o->static_prefix, "/");
     strcpy(o->upload_tmp_dir, EDDY_UPLOAD_DEFAULT_TMP_DIR);
     o->upload_max_filesize = EDDY_UPLOAD_DEFAULT_MAX_FILESIZE;
+    o->upload_max_body = EDDY_HTTP_DEFAULT_UPLOAD_MAX_BODY;
     eddy_port_options_init(&o->port);
     o->port.framing.mode = EDDY_FRAME_HTTP;
 }
@@ -119,6 +120,8 @@ int eddy_http_options_set(eddy_http_options_t *o, const char *key, const char *v
     }
     if (strcmp(key, "upload_max_filesize") == 0)
         return eddy__parse_uint(value, 1, UINT64_MAX, &o->upload_max_filesize);
+    if (strcmp(key, "upload_max_body") == 0)
+        return eddy__parse_uint(value, 1, UINT64_MAX, &o->upload_max_body);
     if (strcmp(key, "open_http_protocol") == 0) { /* always on for an HTTP port */
         bool on;
         return eddy__parse_bool(value, &on) == 0 && on ? 0 : -EDDY_EOPTION;
@@ -142,7 +145,8 @@ int eddy__http_options_validate(const eddy_http_options_t *o)
         return -EDDY_EOPTION;
     if (o->enable_static_handler && (!o->document_root[0] || !valid_prefix(o->static_prefix)))
         return -EDDY_EOPTION;
-    if (!o->upload_tmp_dir[0] || o->upload_max_filesize == 0) return -EDDY_EOPTION;
+    if (!o->upload_tmp_dir[0] || o->upload_max_filesize == 0 || o->upload_max_body == 0)
+        return -EDDY_EOPTION;
     if (o->port.framing.mode != EDDY_FRAME_HTTP) return -EDDY_EOPTION;
     return eddy_port_options_validate(&o->port);
 }

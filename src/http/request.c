@@ -106,7 +106,7 @@ static int decode_chunked(eddy_http_req_t *req, const char *body, size_t len)
     return 0;
 }
 
-int eddy__req_parse(eddy_http_req_t *req, const char *data, size_t len)
+int eddy__req_parse(eddy_http_req_t *req, const char *data, size_t len, bool body_follows)
 {
     req->packet = data;
     req->packet_len = len;
@@ -125,6 +125,10 @@ int eddy__req_parse(eddy_http_req_t *req, const char *data, size_t len)
     size_t blen = len - (size_t)n;
     switch (req->h.body) {
     case EDDY_HTTP1_BODY_LENGTH:
+        if (body_follows) {
+            req->body.ptr = "";
+            return 0;
+        }
         if (blen < req->h.content_length) return 400;
         req->body.ptr = body;
         req->body.len = (size_t)req->h.content_length;
@@ -166,6 +170,7 @@ int eddy__req_detach(eddy_http_req_t *req)
 
 void eddy__req_reset(eddy_http_req_t *req)
 {
+    eddy__form_abort(req);
     eddy__req_files_discard(req); /* uploads nobody moved: dropped or ended */
     eddy__arena_reset(&req->arena);
     if (req->owned_cap > ARENA_KEEP) {
@@ -185,6 +190,7 @@ void eddy__req_reset(eddy_http_req_t *req)
     req->in_handler = req->handled = req->gone = false;
     req->refuse = 0;
     req->close_last = false;
+    req->receiving = false;
     req->next = NULL;
     eddy__res_reset(&req->res);
 }

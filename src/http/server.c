@@ -152,7 +152,7 @@ static void req_put(eddy_http_req_t *req)
 
 /* ---- connections with a response in progress ---------------------------------------- */
 
-static http_conn_t *conn_new(http_ctx_t *ctx, eddy_session_t session)
+static http_conn_t *conn_new(http_ctx_t *ctx, eddy_session_t session, bool pause)
 {
     http_conn_t *hc = free_conns;
     if (hc) {
@@ -169,8 +169,21 @@ static http_conn_t *conn_new(http_ctx_t *ctx, eddy_session_t session)
         return NULL;
     }
     /* Nothing more is read (or framed) until this response has ended. */
-    hc->paused = eddy_server_pause(ctx->server, session) == 0;
+    if (pause) hc->paused = eddy_server_pause(ctx->server, session) == 0;
     return hc;
+}
+
+/* A response is pending: read no more requests until it has ended. */
+static void conn_hold(http_conn_t *hc)
+{
+    if (!hc->paused) hc->paused = eddy_server_pause(hc->ctx->server, hc->session) == 0;
+}
+
+/* The request in front is receiving its body: read on. */
+static void conn_read(http_conn_t *hc)
+{
+    if (hc->paused) eddy_server_resume(hc->ctx->server, hc->session);
+    hc->paused = false;
 }
 
 static void conn_push(http_conn_t *hc, eddy_http_req_t *req)
@@ -305,7 +318,15 @@ static void advance(http_conn_t *hc)
         conn_done(hc);
         return;
     }
-    if (hc->head->handled || hc->drain_pending) return; /* a retained response is pending */
+    if (hc->head->receiving) {
+        conn_read(hc); /* it runs once its body is in */
+        return;
+    }
+    if (hc->head->handled) {
+        conn_hold(hc); /* a retained response is pending */
+        return;
+    }
+    if (hc->drain_pending) return;
     /* Not from inside the end() call of the application: next iteration. */
     if (eddy_defer(eddy_server_loop(hc->ctx->server), drain_deferred,
                    (void *)(uintptr_t)hc->session) == 0)
@@ -332,7 +353,7 @@ static void settle(eddy_http_req_t *req)
 static void drain(http_conn_t *hc)
 {
     hc->draining = true;
-    while (hc->head && !hc->head->handled && !hc->closing) {
+    while (hc->head && !hc->head->handled && !hc->head->receiving && !hc->closing) {
         eddy_http_req_t *req = hc->head;
         if (req->refuse) {
             req->ctx->stats.rejected++;
@@ -371,30 +392,77 @@ int eddy__http_send(eddy_http_req_t *req, const void *data, size_t len)
 
 /* ---- the port's callbacks --------------------------------------------------------------- */
 
+/* A request object for a place at the end of hc's queue, or NULL when the
+ * queue takes no more (the connection then ends after what is queued). */
+static eddy_http_req_t *queue_place(http_ctx_t *ctx, http_conn_t *hc, eddy_session_t session)
+{
+    if (hc->closing || hc->overflow) return NULL;
+    if (hc->queued > ctx->opts.pipeline_max)
+        EDDY_WARN("http: session %llx: more than %zu pipelined requests queued; closing after "
+                  "the queued answers",
+                  (unsigned long long)session, ctx->opts.pipeline_max);
+    eddy_http_req_t *req = hc->queued > ctx->opts.pipeline_max ? NULL : req_get(ctx, session);
+    if (!req && hc->tail) {
+        hc->overflow = true;
+        hc->tail->close_last = true; /* answer what is queued, then close */
+    }
+    return req;
+}
+
 /* A request behind one still in progress: copied, and answered in turn. */
 static void enqueue(http_ctx_t *ctx, http_conn_t *hc, eddy_session_t session, const char *data,
                     size_t len)
 {
-    if (hc->closing || hc->overflow) return; /* the connection ends after what is queued */
-    if (hc->queued > ctx->opts.pipeline_max) {
-        EDDY_WARN("http: session %llx: more than %zu pipelined requests queued; closing after "
-                  "the queued answers",
-                  (unsigned long long)session, ctx->opts.pipeline_max);
-        hc->overflow = true;
-        hc->tail->close_last = true; /* answer what is queued, then close */
-        return;
-    }
-    eddy_http_req_t *req = req_get(ctx, session);
-    if (!req) {
-        hc->overflow = true;
-        hc->tail->close_last = true;
-        return;
-    }
-    int status = eddy__req_parse(req, data, len);
+    eddy_http_req_t *req = queue_place(ctx, hc, session);
+    if (!req) return;
+    int status = eddy__req_parse(req, data, len, false);
     if (status == 0 && eddy__req_detach(req) < 0) status = 500;
     req->refuse = status;
     if (status) eddy__req_detach(req); /* the refusal is logged with the request line */
     conn_push(hc, req);
+}
+
+/* The head of a request whose body comes in parts (BASE mode, multipart):
+ * it takes its place in the connection's queue at once, and its body is
+ * parsed into fields and files piece by piece as it arrives; the handler
+ * runs after the last piece. */
+static void receive_head(http_ctx_t *ctx, eddy_session_t session, const char *data, size_t len)
+{
+    http_conn_t *hc = table_find(session);
+    if (!hc && !(hc = conn_new(ctx, session, false))) {
+        eddy_server_close(ctx->server, session);
+        return;
+    }
+    eddy_http_req_t *req = queue_place(ctx, hc, session);
+    if (!req) {
+        if (!hc->head) conn_done(hc);
+        return; /* its body is dropped as it comes */
+    }
+    int status = eddy__req_parse(req, data, len, true);
+    if (status == 0 && eddy__req_detach(req) < 0) status = 500;
+    if (status == 0) status = eddy__form_begin(req);
+    if (status) eddy__req_detach(req); /* the refusal is logged with the request line */
+    req->refuse = status;
+    req->receiving = status == 0;
+    if (req->receiving) hc->receiving = req;
+    conn_push(hc, req);
+    if (status && hc->head == req) drain(hc);
+}
+
+/* The next piece of the receiving request's body; last: the body is in. A
+ * piece for no request (refused, or the connection is closing) is dropped. */
+static void receive_body(eddy_session_t session, const char *data, size_t len, bool last)
+{
+    http_conn_t *hc = table_find(session);
+    eddy_http_req_t *req = hc ? hc->receiving : NULL;
+    if (!req) return;
+    int status = eddy__form_feed(req, data, len);
+    if (status == 0 && last) status = eddy__form_end(req);
+    if (status == 0 && !last) return;
+    hc->receiving = NULL;
+    req->receiving = false;
+    req->refuse = status;
+    if (hc->head == req) drain(hc);
 }
 
 /* A handler returned with its response retained: the connection gets its
@@ -402,7 +470,7 @@ static void enqueue(http_ctx_t *ctx, http_conn_t *hc, eddy_session_t session, co
 static void answer_later(eddy_http_req_t *req)
 {
     http_ctx_t *ctx = req->ctx;
-    http_conn_t *hc = conn_new(ctx, req->session);
+    http_conn_t *hc = conn_new(ctx, req->session, true);
     if (!hc || eddy__req_detach(req) < 0) {
         /* Out of memory: give up the connection; the response's next call
          * fails and frees it. */
@@ -419,6 +487,12 @@ static void http_receive(eddy_server_t *s, eddy_session_t session, const char *d
                          void *ud)
 {
     http_ctx_t *ctx = ud;
+    switch (eddy_server_packet_part(s)) {
+    case EDDY_PACKET_HEAD: receive_head(ctx, session, data, len); return;
+    case EDDY_PACKET_BODY: receive_body(session, data, len, false); return;
+    case EDDY_PACKET_BODY_END: receive_body(session, data, len, true); return;
+    case EDDY_PACKET_WHOLE: break;
+    }
     http_conn_t *hc = table_find(session);
     if (hc) {
         enqueue(ctx, hc, session, data, len);
@@ -429,7 +503,7 @@ static void http_receive(eddy_server_t *s, eddy_session_t session, const char *d
         eddy_server_close(s, session);
         return;
     }
-    int status = eddy__req_parse(req, data, len);
+    int status = eddy__req_parse(req, data, len, false);
     if (status) {
         ctx->stats.rejected++;
         eddy__res_simple(&req->res, status);
@@ -492,6 +566,7 @@ int eddy_http_listen(eddy_server_t *s, const char *url, const eddy_http_options_
     else
         eddy_http_options_init(&ctx->opts);
     ctx->opts.port.framing.mode = EDDY_FRAME_HTTP;
+    ctx->opts.port.framing.http_stream_max_body = ctx->opts.upload_max_body;
     int rc = eddy__http_options_validate(&ctx->opts);
     if (rc < 0) {
         free(ctx);
@@ -503,6 +578,9 @@ int eddy_http_listen(eddy_server_t *s, const char *url, const eddy_http_options_
         return rc;
     }
     eddy_framing_http_limits(&ctx->opts.port.framing, &ctx->limits);
+    /* The head of a streamed upload announces its whole body. */
+    if (ctx->opts.upload_max_body > ctx->limits.max_body_size)
+        ctx->limits.max_body_size = ctx->opts.upload_max_body;
     ctx->on_request = on_request;
     ctx->ud = ud;
     ctx->server = s;

@@ -398,6 +398,7 @@ static size_t deliver(eddy_conn_t *c, const char *data, size_t len)
         if (g->cbs.on_receive) g->cbs.on_receive(c, data + off, (size_t)n, g->ud);
         if (c->unread) {
             c->unread = false; /* the packet stays in front, for after eddy_resume */
+            eddy_frame_unread(&c->frame, (size_t)n);
             break;
         }
         g->stats.packets_in++;
@@ -744,6 +745,11 @@ int eddy_conn_unread(eddy_conn_t *c)
     c->unread = true;
     c->paused = true;
     return 0;
+}
+
+eddy_packet_part_t eddy_conn_packet_part(const eddy_conn_t *c)
+{
+    return (eddy_packet_part_t)c->frame.part;
 }
 
 int eddy_conn_defer_errors(eddy_conn_t *c, bool on)

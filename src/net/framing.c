@@ -200,6 +200,9 @@ void eddy_frame_state_reset(eddy_frame_state_t *st)
     st->body_data = 0;
     st->body = EDDY_HTTP1_BODY_NONE;
     st->continue_due = false;
+    st->stream = false;
+    st->stream_left = 0;
+    st->part = EDDY_PACKET_WHOLE;
     st->error = EDDY_HTTP1_ERR_NONE;
     /* The chunked decoder is initialised when a chunked head is parsed. */
 }
@@ -398,6 +401,14 @@ static ssize_t http_fail(eddy_frame_state_t *st, eddy_http1_error_t err)
     return -EDDY_EHTTP_PARSE;
 }
 
+static bool is_form_data(const eddy_http1_request_t *req)
+{
+    static const char name[] = "content-type";
+    const eddy_http1_header_t *h =
+        eddy_http1_find_header(req->headers, req->num_headers, name, sizeof name - 1);
+    return h && eddy_http1_is_form_data(h->value.ptr, h->value.len);
+}
+
 /* The head, once: afterwards only the numbers it gave are kept (the slices
  * would not survive the buffer moving). */
 static ssize_t http_head(const eddy_framing_t *f, eddy_frame_state_t *st, const char *data,
@@ -409,6 +420,10 @@ static ssize_t http_head(const eddy_framing_t *f, eddy_frame_state_t *st, const 
     eddy_http1_request_t req = {.headers = headers, .max_headers = f->http_max_headers};
     eddy_http1_limits_t limits;
     eddy_framing_http_limits(f, &limits);
+    /* A streamed body may be larger: its limit is checked below, once the
+     * Content-Type is known. */
+    uint64_t max_body = limits.max_body_size;
+    if (f->http_stream_max_body > max_body) limits.max_body_size = f->http_stream_max_body;
     /* The same bytes are at the front on every call: resume the search. */
     size_t last = st->scanned <= len ? st->scanned : 0;
     int n = eddy_http1_parse_request(data, len, last, &req, &limits);
@@ -417,10 +432,19 @@ static ssize_t http_head(const eddy_framing_t *f, eddy_frame_state_t *st, const 
         return 0;
     }
     if (n < 0) return http_fail(st, req.error);
+    limits.max_body_size = max_body;
     st->scanned = 0;
     st->head_len = (size_t)n;
     st->body = (uint8_t)req.body;
-    if (req.body == EDDY_HTTP1_BODY_LENGTH) st->expected = (size_t)n + (size_t)req.content_length;
+    st->stream = f->http_stream_max_body && req.body == EDDY_HTTP1_BODY_LENGTH &&
+                 req.content_length > 0 && is_form_data(&req);
+    if (req.body == EDDY_HTTP1_BODY_LENGTH && !st->stream && req.content_length > max_body)
+        return http_fail(st, EDDY_HTTP1_ERR_BODY_TOO_LARGE);
+    if (st->stream && req.content_length > f->http_stream_max_body)
+        return http_fail(st, EDDY_HTTP1_ERR_BODY_TOO_LARGE);
+    if (req.body == EDDY_HTTP1_BODY_LENGTH && !st->stream)
+        st->expected = (size_t)n + (size_t)req.content_length;
+    if (st->stream) st->stream_left = req.content_length;
     if (req.body == EDDY_HTTP1_BODY_CHUNKED) {
         eddy_http1_chunked_init(&st->chunked, &limits);
         st->body_pos = (size_t)n;
@@ -458,14 +482,39 @@ static ssize_t packet_done(eddy_frame_state_t *st, size_t total)
     return total > SSIZE_MAX ? -EDDY_EPACKET_TOO_BIG : (ssize_t)total;
 }
 
+/* The next piece of a streamed body: whatever has arrived of it. */
+static ssize_t body_piece(eddy_frame_state_t *st, size_t len)
+{
+    size_t n = len < st->stream_left ? len : (size_t)st->stream_left;
+    st->stream_left -= n;
+    st->part = st->stream_left ? EDDY_PACKET_BODY : EDDY_PACKET_BODY_END;
+    return (ssize_t)n;
+}
+
+/* A streamed request's head goes at once; its body follows in pieces. */
+static ssize_t stream_head(eddy_frame_state_t *st)
+{
+    size_t head = st->head_len;
+    uint64_t left = st->stream_left;
+    bool continue_due = st->continue_due;
+    eddy_frame_state_reset(st);
+    st->stream_left = left;
+    st->continue_due = continue_due;
+    st->part = EDDY_PACKET_HEAD;
+    return (ssize_t)head;
+}
+
 static ssize_t next_http(const eddy_framing_t *f, eddy_frame_state_t *st, const char *data,
                          size_t len)
 {
     if (st->error != EDDY_HTTP1_ERR_NONE) return -EDDY_EHTTP_PARSE;
+    if (st->stream_left > 0) return body_piece(st, len);
+    st->part = EDDY_PACKET_WHOLE;
     if (st->head_len == 0) {
         ssize_t rc = http_head(f, st, data, len);
         if (rc < 0 || st->head_len == 0) return rc;
     }
+    if (st->stream) return stream_head(st);
     switch (st->body) {
     case EDDY_HTTP1_BODY_NONE: return packet_done(st, st->head_len);
     case EDDY_HTTP1_BODY_LENGTH: return len < st->expected ? 0 : packet_done(st, st->expected);
@@ -478,7 +527,20 @@ static ssize_t next_http(const eddy_framing_t *f, eddy_frame_state_t *st, const 
 
 bool eddy_frame_head_pending(const eddy_framing_t *f, const eddy_frame_state_t *st, size_t buffered)
 {
-    return f->mode == EDDY_FRAME_HTTP && buffered > 0 && st->head_len == 0;
+    return f->mode == EDDY_FRAME_HTTP && buffered > 0 && st->head_len == 0 && st->stream_left == 0;
+}
+
+void eddy_frame_unread(eddy_frame_state_t *st, size_t len)
+{
+    switch (st->part) {
+    case EDDY_PACKET_HEAD: eddy_frame_state_reset(st); return; /* parsed again */
+    case EDDY_PACKET_BODY:
+    case EDDY_PACKET_BODY_END:
+        st->stream_left += len;
+        st->part = EDDY_PACKET_WHOLE;
+        return;
+    default: return; /* the state was reset for the next packet already */
+    }
 }
 
 ssize_t eddy_frame_status_reply(const eddy_framing_t *f, int status, char *buf, size_t cap)

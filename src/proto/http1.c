@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "eddy/error.h"
 #include "eddy/http1.h"
@@ -81,6 +82,14 @@ bool eddy_http1_is_field_value(const char *s)
     for (; *s; s++)
         if (cls[(unsigned char)*s] & C_VSTOP) return false;
     return true;
+}
+
+bool eddy_http1_is_form_data(const char *value, size_t len)
+{
+    static const char type[] = "multipart/form-data";
+    size_t n = sizeof type - 1;
+    if (!value || len < n || strncasecmp(value, type, n) != 0) return false;
+    return len == n || value[n] == ';' || value[n] == ' ' || value[n] == '\t';
 }
 
 /* ---- scanners --------------------------------------------------------------------------------

@@ -691,7 +691,13 @@ static int open_ports(reactor_t *r)
             if (fd < 0) fd = -errno;
         }
         if (fd < 0) return fd;
-        int rc = eddy_listener_adopt(r->loop, fd, &p->opts, &reactor_callbacks, rp, &rp->listener);
+        /* Every packet goes to a worker whole: the parts of a streamed body
+         * would all have to reach the worker that took the head, through
+         * dispatch modes that spread packets and reloads that hand a slot's
+         * inbox to a successor. */
+        eddy_port_options_t o = p->opts;
+        o.framing.http_stream_max_body = 0;
+        int rc = eddy_listener_adopt(r->loop, fd, &o, &reactor_callbacks, rp, &rp->listener);
         if (rc < 0) {
             close(fd);
             return rc;

@@ -228,6 +228,7 @@ struct eddy_server {
     session_slot_t *sessions; /* indexed by fd */
     size_t nsessions;
     uint64_t requests;
+    eddy_packet_part_t packet_part; /* of the packet on_receive is given */
     uint64_t request_limit; /* max_request plus this worker's grace, 0 = none */
     bool retiring;          /* NOTICE_RETIRING sent */
     bool leaving;

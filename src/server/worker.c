@@ -91,11 +91,14 @@ static void conn_receive(eddy_conn_t *c, const char *data, size_t len, void *ud)
 {
     server_port_t *p = ud;
     eddy_server_t *s = p->server;
-    s->requests++;
+    s->packet_part = eddy_conn_packet_part(c);
+    bool request = s->packet_part == EDDY_PACKET_WHOLE || s->packet_part == EDDY_PACKET_HEAD;
+    if (request) s->requests++;
     session_slot_t *slot = session_find(s, conn_session(c));
     if (slot) slot->owed = true;
     if (p->cbs.on_receive) p->cbs.on_receive(s, conn_session(c), data, len, p->ud);
-    eddy__worker_count_request(s);
+    s->packet_part = EDDY_PACKET_WHOLE;
+    if (request) eddy__worker_count_request(s);
 }
 
 static void leave_check(eddy_server_t *s);
@@ -484,6 +487,11 @@ int eddy_server_answered(eddy_server_t *s, eddy_session_t session)
 {
     if (is_process_mode(s)) return eddy__pw_call(s, session, MSG_SESSION_ANSWERED, NULL, 0);
     return session_find(s, session) || is_foreign(s, session) ? 0 : -EDDY_ESESSION;
+}
+
+eddy_packet_part_t eddy_server_packet_part(const eddy_server_t *s)
+{
+    return s->packet_part;
 }
 
 int eddy_server_bind(eddy_server_t *s, eddy_session_t session, uint64_t uid)

@@ -252,16 +252,27 @@ static void static_route(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
     text(res, ud);
 }
 
+/* This process's peak resident memory (VmHWM), in KiB. */
+static long peak_kib(void)
+{
+    char *status = test_read_file("/proc/self/status", NULL);
+    CHECK(status);
+    const char *p = strstr(status, "VmHWM:");
+    long kib = p ? strtol(p + 6, NULL, 10) : -1;
+    free(status);
+    return kib;
+}
+
 static void stats(eddy_http_req_t *req, eddy_http_res_t *res, void *ud)
 {
     eddy_http_stats_t st;
     eddy_http_stats(eddy_http_server(req), &st);
     char body[256];
     snprintf(body, sizeof body,
-             "requests=%llu 2xx=%llu 4xx=%llu 5xx=%llu rejected=%llu static=%llu\n",
+             "requests=%llu 2xx=%llu 4xx=%llu 5xx=%llu rejected=%llu static=%llu peak_kib=%ld\n",
              (unsigned long long)st.requests, (unsigned long long)st.responses[2],
              (unsigned long long)st.responses[4], (unsigned long long)st.responses[5],
-             (unsigned long long)st.rejected, (unsigned long long)st.static_files);
+             (unsigned long long)st.rejected, (unsigned long long)st.static_files, peak_kib());
     text(res, body);
 }
 

@@ -26,7 +26,7 @@
  *   /forget             the handler returns without answering
  *   /die                the worker kills itself (SIGKILL) holding the request
  *   /encoded            Content-Encoding: identity set by the handler
- *   /stats              this worker's eddy_http_stats
+ *   /stats              this worker's eddy_http_stats and peak memory (peak_kib)
  *   /upload             (multipart POST) a line per form field and per file:
  *                       "file.NAME filename=F type=T size=N sum=FNV1A64 mode=M tmp=PATH"
  *   /upload-keep?dest=P the first file moved to P: "move=RC"

@@ -1,7 +1,8 @@
 /* HTTP framing (open_http_protocol): one whole request per packet, the
  * same packets and the same error whether the stream arrives all at once,
  * one byte at a time or in random pieces; every limit and its status; the
- * 100-continue signal; the error and status answers; linear cost. */
+ * 100-continue signal; the error and status answers; linear cost; and
+ * multipart bodies streamed in parts (http_stream_max_body). */
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
@@ -529,6 +530,168 @@ static void test_byte_at_a_time(void)
     free(s);
 }
 
+/* ---- streamed bodies (http_stream_max_body) -------------------------------------- */
+
+/* The parts a connection would deliver: kinds, lengths, the body bytes
+ * joined, and the error that ended the stream (0 if none). */
+typedef struct parts {
+    int kind[4096];
+    size_t len[4096];
+    size_t n;
+    eddy_buf_t body;
+    ssize_t status;
+    int continues;
+} parts_t;
+
+static void feed_parts(const eddy_framing_t *f, const char *s, size_t len, int how, parts_t *p)
+{
+    memset(p, 0, sizeof *p);
+    eddy_buf_init(&p->body);
+    eddy_buf_t b;
+    eddy_buf_init(&b);
+    eddy_frame_state_t st;
+    memset(&st, 0xff, sizeof st);
+    eddy_frame_state_reset(&st);
+    for (size_t pos = 0; pos < len && p->status == 0;) {
+        size_t n = how == PIECE_ALL ? len - pos : how == PIECE_ONE ? 1 : 1 + rng() % 61;
+        if (n > len - pos) n = len - pos;
+        CHECK_EQ(eddy_buf_append(&b, s + pos, n), 0);
+        pos += n;
+        for (;;) {
+            ssize_t r = eddy_frame_next(f, &st, eddy_buf_data(&b), eddy_buf_len(&b));
+            if (st.continue_due) {
+                p->continues++;
+                st.continue_due = false;
+            }
+            if (r < 0) p->status = r;
+            if (r <= 0) break;
+            CHECK(p->n < 4096);
+            p->kind[p->n] = st.part;
+            p->len[p->n++] = (size_t)r;
+            if (st.part == EDDY_PACKET_BODY || st.part == EDDY_PACKET_BODY_END)
+                CHECK_EQ(eddy_buf_append(&p->body, eddy_buf_data(&b), (size_t)r), 0);
+            eddy_buf_consume(&b, (size_t)r);
+        }
+    }
+    eddy_buf_free(&b);
+}
+
+static eddy_framing_t stream_framing(size_t max_length, uint64_t stream_max)
+{
+    eddy_framing_t f = http_framing();
+    f.package_max_length = max_length;
+    f.http_stream_max_body = stream_max;
+    CHECK_EQ(eddy_framing_validate(&f), 0);
+    return f;
+}
+
+/* A multipart/form-data request comes as its head, then its body as it
+ * arrives (however it is split), then the next request whole; its body
+ * may exceed package_max_length, up to http_stream_max_body. */
+static void test_streamed_body(void)
+{
+    enum { BODY = 3000 };
+    static char s[8192], body[BODY];
+    for (size_t i = 0; i < BODY; i++)
+        body[i] = (char)('a' + i % 26);
+    int head = snprintf(s, sizeof s,
+                        "POST /up HTTP/1.1\r\nHost: x\r\nContent-Type: Multipart/Form-Data; "
+                        "boundary=b\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n",
+                        BODY);
+    memcpy(s + head, body, BODY);
+    const char get[] = "GET /next HTTP/1.1\r\nHost: x\r\n\r\n";
+    memcpy(s + head + BODY, get, sizeof get - 1);
+    size_t len = (size_t)head + BODY + sizeof get - 1;
+    eddy_framing_t f = stream_framing(1024, 4096); /* the body is over package_max_length */
+    for (int how = PIECE_ALL; how <= PIECE_RANDOM; how++) {
+        static parts_t p;
+        feed_parts(&f, s, len, how, &p);
+        CHECK_EQ(p.status, 0);
+        CHECK(p.n >= 3);
+        CHECK_EQ(p.kind[0], EDDY_PACKET_HEAD);
+        CHECK_EQ(p.len[0], (size_t)head);
+        for (size_t i = 1; i + 2 < p.n; i++)
+            CHECK_EQ(p.kind[i], EDDY_PACKET_BODY);
+        CHECK_EQ(p.kind[p.n - 2], EDDY_PACKET_BODY_END);
+        CHECK_EQ(p.kind[p.n - 1], EDDY_PACKET_WHOLE);
+        CHECK_EQ(p.len[p.n - 1], sizeof get - 1);
+        CHECK_EQ(eddy_buf_len(&p.body), (size_t)BODY);
+        CHECK(memcmp(eddy_buf_data(&p.body), body, BODY) == 0);
+        /* Asked for when the head came without its body. */
+        CHECK_EQ(p.continues, how == PIECE_ALL ? 0 : 1);
+        if (how == PIECE_ONE) CHECK_EQ(p.n, (size_t)BODY + 2);
+        eddy_buf_free(&p.body);
+    }
+    /* Over http_stream_max_body: refused at the head. */
+    eddy_framing_t small = stream_framing(1024, 2999);
+    eddy_frame_state_t st;
+    eddy_frame_state_reset(&st);
+    CHECK_EQ(eddy_frame_next(&small, &st, s, len), -EDDY_EHTTP_PARSE);
+    CHECK_EQ(st.error, EDDY_HTTP1_ERR_BODY_TOO_LARGE);
+    /* Streaming off: the same body is over package_max_length. */
+    eddy_framing_t off = stream_framing(1024, 0);
+    eddy_frame_state_reset(&st);
+    CHECK_EQ(eddy_frame_next(&off, &st, s, len), -EDDY_EHTTP_PARSE);
+    CHECK_EQ(st.error, EDDY_HTTP1_ERR_BODY_TOO_LARGE);
+}
+
+/* Only multipart/form-data with a Content-Length streams: other bodies
+ * stay whole and within package_max_length. */
+static void test_streamed_only_form_data(void)
+{
+    eddy_framing_t f = stream_framing(1024, 1 << 20);
+    const char *whole[] = {
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data-x\r\n"
+        "Content-Length: 3\r\n\r\nabc",
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc",
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        "Content-Length: 0\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
+        eddy_frame_state_t st;
+        eddy_frame_state_reset(&st);
+        CHECK_EQ(eddy_frame_next(&f, &st, whole[i], strlen(whole[i])), (ssize_t)strlen(whole[i]));
+        CHECK_EQ(st.part, EDDY_PACKET_WHOLE);
+    }
+    char big[4096];
+    int n = snprintf(big, sizeof big,
+                     "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                     "Content-Length: 1025\r\n\r\n");
+    eddy_frame_state_t st;
+    eddy_frame_state_reset(&st);
+    CHECK_EQ(eddy_frame_next(&f, &st, big, (size_t)n), -EDDY_EHTTP_PARSE);
+    CHECK_EQ(st.error, EDDY_HTTP1_ERR_BODY_TOO_LARGE);
+}
+
+/* A part given back (eddy_frame_unread) comes again, the same. */
+static void test_streamed_unread(void)
+{
+    eddy_framing_t f = stream_framing(1024, 1 << 20);
+    const char s[] =
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        "Content-Length: 10\r\n\r\n0123456789";
+    size_t head = strlen(s) - 10;
+    eddy_frame_state_t st;
+    eddy_frame_state_reset(&st);
+    CHECK_EQ(eddy_frame_next(&f, &st, s, head + 4), (ssize_t)head);
+    CHECK_EQ(st.part, EDDY_PACKET_HEAD);
+    eddy_frame_unread(&st, head);
+    CHECK_EQ(eddy_frame_next(&f, &st, s, head + 4), (ssize_t)head);
+    CHECK_EQ(st.part, EDDY_PACKET_HEAD);
+    /* Body bytes waiting are no slow head (http_header_timeout). */
+    CHECK(!eddy_frame_head_pending(&f, &st, 4));
+    CHECK_EQ(eddy_frame_next(&f, &st, s + head, 4), 4);
+    CHECK_EQ(st.part, EDDY_PACKET_BODY);
+    eddy_frame_unread(&st, 4);
+    CHECK_EQ(eddy_frame_next(&f, &st, s + head, 10), 10);
+    CHECK_EQ(st.part, EDDY_PACKET_BODY_END);
+    eddy_frame_unread(&st, 10);
+    CHECK_EQ(eddy_frame_next(&f, &st, s + head, 10), 10);
+    CHECK_EQ(st.part, EDDY_PACKET_BODY_END);
+}
+
 int main(void)
 {
     RUN(test_options);
@@ -539,5 +702,8 @@ int main(void)
     RUN(test_replies);
     RUN(test_random_streams);
     RUN(test_byte_at_a_time);
+    RUN(test_streamed_body);
+    RUN(test_streamed_only_form_data);
+    RUN(test_streamed_unread);
     return 0;
 }
