@@ -86,12 +86,12 @@
  * handler, for a root and a prefix of the handler's choosing.
  *
  * Uploads. A request whose Content-Type is multipart/form-data is parsed
- * (eddy/multipart.h) before its handler runs. In BASE mode its body is
- * parsed as it arrives, never whole in memory: file parts are written to
- * their temporary files piece by piece, so an upload is bounded by
- * upload_max_body and upload_max_filesize, not by package_max_length. In
- * PROCESS mode the reactor frames the request whole (bounded by
- * package_max_length as well) and the worker parses it the same way.
+ * (eddy/multipart.h) before its handler runs. Its body is never whole in
+ * memory: in BASE mode it is parsed as it arrives, file parts written to
+ * their temporary files piece by piece; in PROCESS mode the reactor writes
+ * it to a file in upload_tmp_dir as it arrives and the worker parses that
+ * the same way once it is in. So an upload is bounded by upload_max_body
+ * and upload_max_filesize, not by package_max_length.
  * Plain fields become form fields (eddy_http_form and friends, as for an
  * urlencoded body; their bytes count against package_max_length); each
  * file part is written to a temporary file in upload_tmp_dir
@@ -169,9 +169,7 @@ typedef struct eddy_http_options {
     uint64_t upload_max_body;     /* "upload_max_body" (PHP: post_max_size): bytes
                                      a multipart/form-data body may have (>= 1),
                                      default 8 MiB; larger: 413 before any of it
-                                     is read. BASE mode streams such bodies to
-                                     disk; PROCESS mode buffers them whole, so
-                                     there package_max_length bounds them too */
+                                     is read; never held whole in memory */
     eddy_port_options_t port;     /* the port: every key of eddy_port_options_set —
                                      http_max_header_size, http_max_headers,
                                      http_max_target_size, http_header_timeout,

@@ -185,6 +185,15 @@ typedef int (*eddy_dispatch_fn)(eddy_server_t *s, eddy_session_t session, const 
                                 uint64_t uid, const char *data, size_t len, void *ud);
 EDDY_EXPORT int eddy_server_set_dispatch(eddy_server_t *s, eddy_dispatch_fn fn, void *ud);
 
+/* PROCESS mode, on a port whose framing streams request bodies
+ * (http_stream_max_body): the directory where a reactor writes such a body
+ * as it arrives; the worker gets the request once the body is in, as one
+ * message, replays it to on_receive in parts (eddy_server_packet_part) and
+ * removes the file. Default "/tmp"; eddy_http_listen sets upload_tmp_dir.
+ * The string is copied. Only before eddy_server_start; -EINVAL for a bad
+ * port index, a NULL or empty dir, or one too long for a file name in it. */
+EDDY_EXPORT int eddy_server_set_spool_dir(eddy_server_t *s, int port, const char *dir);
+
 /* The bound port number of port index i (e.g. after asking for 0). */
 EDDY_EXPORT int eddy_server_port(const eddy_server_t *s, int i);
 
@@ -251,10 +260,11 @@ EDDY_EXPORT int eddy_server_protect(eddy_server_t *s, eddy_session_t session, bo
 EDDY_EXPORT int eddy_server_answered(eddy_server_t *s, eddy_session_t session);
 /* Inside on_receive: what the packet is. EDDY_PACKET_WHOLE, except on a
  * port whose framing streams request bodies (http_stream_max_body, set by
- * eddy_http_listen) in BASE mode: there a multipart/form-data request
+ * eddy_http_listen): there a multipart/form-data request
  * comes as its HEAD, then BODY pieces, the last BODY_END. Only a whole
- * packet or a head counts as a request (max_request). PROCESS-mode
- * reactors do not stream: every packet is whole. */
+ * packet or a head counts as a request (max_request). PROCESS mode gives
+ * the same parts, replayed from the file the reactor spooled the body to
+ * (eddy_server_set_spool_dir), all in one go once the body is in. */
 EDDY_EXPORT eddy_packet_part_t eddy_server_packet_part(const eddy_server_t *s);
 /* Attach a user id to a session (dispatch_mode 5 sends its packets to worker
  * uid % worker_num from then on; info reports it). uid must not be 0. */

@@ -593,6 +593,9 @@ int eddy_http_listen(eddy_server_t *s, const char *url, const eddy_http_options_
         return rc;
     }
     ctx->port = rc;
+    /* PROCESS mode spools streamed bodies where the uploads go. */
+    int spool = eddy_server_set_spool_dir(s, rc, ctx->opts.upload_tmp_dir);
+    if (spool < 0) EDDY_WARN("http: upload_tmp_dir too long to spool in: /tmp instead");
     ctx->next = contexts;
     contexts = ctx;
     return rc;

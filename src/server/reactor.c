@@ -32,12 +32,13 @@ typedef struct rsession {
     int last_worker; /* the last packet went there */
     uint64_t uid;
     int port;
-    uint32_t inflight; /* HTTP ports: packets dispatched, not yet answered */
-    bool http;         /* the port frames HTTP requests (open_http_protocol) */
-    bool partial;      /* HTTP ports: bytes sent since the last complete answer */
-    bool owed;         /* a packet went to a worker and nothing was sent back since */
-    bool held;         /* a packet waits for last_worker's queue to drain */
-    bool user_paused;  /* eddy_server_pause */
+    uint32_t inflight;   /* HTTP ports: packets dispatched, not yet answered */
+    bool http;           /* the port frames HTTP requests (open_http_protocol) */
+    bool partial;        /* HTTP ports: bytes sent since the last complete answer */
+    bool owed;           /* a packet went to a worker and nothing was sent back since */
+    bool held;           /* a packet waits for last_worker's queue to drain */
+    bool user_paused;    /* eddy_server_pause */
+    body_spool_t *spool; /* a streamed request body being written to a file */
 } rsession_t;
 
 typedef struct rport {
@@ -279,6 +280,8 @@ static int closing_worker(reactor_t *r, rsession_t *rs, eddy_conn_t *c)
         int w = rs->worker;
         rs->conn = NULL;
         rs->held = false;
+        eddy__spool_drop(rs->spool); /* the body of a request that never came whole */
+        rs->spool = NULL;
         return w;
     }
     for (size_t i = 0; i < r->nzombies; i++) {
@@ -349,6 +352,7 @@ static void conn_connect(eddy_conn_t *c, void *ud)
     eddy_conn_set_data(c, (void *)(uintptr_t)id);
     rsession_t *rs = &r->sessions[fd];
     if (rs->conn) bury(r, rs);
+    eddy__spool_drop(rs->spool); /* the body of the connection that had the fd */
     *rs = (rsession_t){.conn = c, .worker = -1, .last_worker = -1, .port = rp->port->index};
     rs->http = rp->port->opts.framing.mode == EDDY_FRAME_HTTP;
     rs->worker = dispatch(r, c, rs, NULL, 0);
@@ -367,30 +371,117 @@ static void conn_connect(eddy_conn_t *c, void *ud)
     }
 }
 
-static void conn_receive(eddy_conn_t *c, const char *data, size_t len, void *ud)
+/* The worker for a request (data: the packet, or a streamed one's head);
+ * -1 when its queue is full: the client then waits (TCP back-pressure)
+ * and the packet is delivered again once the queue has room. */
+static int pick_worker(reactor_t *r, rsession_t *rs, eddy_conn_t *c, const char *data, size_t len)
 {
-    rport_t *rp = ud;
-    reactor_t *r = rp->r;
-    int fd = session_fd(conn_session(c));
-    rsession_t *rs = &r->sessions[fd];
-    stats_changed(r);
     int w = rs->worker >= 0 && r->s->opts.dispatch_mode != EDDY_DISPATCH_UID && !r->s->dispatch_fn
                 ? rs->worker
                 : dispatch(r, c, rs, data, len);
     rs->last_worker = w;
-    if (eddy__ipc_queued(r->ipc, w) > queue_limit(r->s) ||
-        eddy__ipc_send(r->ipc, w, MSG_DATA, conn_session(c), data, len) < 0) {
-        /* The worker is behind: this client waits (TCP back-pressure) and
-         * the packet is delivered again once the queue has room. */
-        eddy_conn_unread(c);
-        hold(r, rs, fd);
-        return;
-    }
+    return eddy__ipc_queued(r->ipc, w) > queue_limit(r->s) ? -1 : w;
+}
+
+static void hold_packet(reactor_t *r, rsession_t *rs, eddy_conn_t *c)
+{
+    eddy_conn_unread(c);
+    hold(r, rs, session_fd(conn_session(c)));
+}
+
+/* A request went to worker w. */
+static void dispatched(reactor_t *r, rsession_t *rs, eddy_conn_t *c, int w)
+{
     __atomic_fetch_add(&r->s->table.dispatched[w], 1, __ATOMIC_RELAXED);
     rs->owed = true;
     /* A request refused after this one must not be answered before it. */
     if (rs->http && rs->inflight++ == 0) eddy_conn_defer_errors(c, true);
     entry_refresh(r, c);
+}
+
+static void spool_failed(reactor_t *r, rsession_t *rs, eddy_conn_t *c, int err)
+{
+    EDDY_ERROR("reactor %d: session %llx: spooling the request body to %s: %s; closing", r->index,
+               (unsigned long long)conn_session(c),
+               r->s->ports[rs->port].spool_dir ? r->s->ports[rs->port].spool_dir : "/tmp",
+               eddy_strerror(err));
+    eddy__spool_drop(rs->spool);
+    rs->spool = NULL;
+    eddy_close(c);
+}
+
+/* The body's last piece: written, then the request goes to a worker as the
+ * head and the file's path. */
+static void spool_end(reactor_t *r, rsession_t *rs, eddy_conn_t *c, const char *data, size_t len)
+{
+    size_t head_len;
+    const char *head = eddy__spool_head(rs->spool, &head_len);
+    int w = pick_worker(r, rs, c, head, head_len);
+    if (w < 0) {
+        hold_packet(r, rs, c);
+        return;
+    }
+    uint64_t mark = eddy__spool_size(rs->spool);
+    char *msg = NULL;
+    size_t msg_len;
+    int rc = eddy__spool_write(rs->spool, data, len);
+    if (rc == 0) rc = eddy__spool_message(rs->spool, &msg, &msg_len);
+    if (rc < 0) {
+        spool_failed(r, rs, c, rc);
+        return;
+    }
+    rc = eddy__ipc_send(r->ipc, w, MSG_DATA_SPOOLED, conn_session(c), msg, msg_len);
+    free(msg);
+    if (rc < 0) {
+        /* Given back: the piece comes again. */
+        rc = eddy__spool_truncate(rs->spool, mark);
+        if (rc < 0)
+            spool_failed(r, rs, c, rc);
+        else
+            hold_packet(r, rs, c);
+        return;
+    }
+    eddy__spool_hand_over(rs->spool);
+    rs->spool = NULL;
+    dispatched(r, rs, c, w);
+}
+
+/* A part of a request whose body the framing streams. */
+static void spool_part(reactor_t *r, rsession_t *rs, eddy_conn_t *c, eddy_packet_part_t part,
+                       const char *data, size_t len)
+{
+    if (part == EDDY_PACKET_HEAD) {
+        eddy__spool_drop(rs->spool); /* never: a head comes after the last body's end */
+        rs->spool = NULL;
+        int rc = eddy__spool_open(&rs->spool, r->s->ports[rs->port].spool_dir, data, len);
+        if (rc < 0) spool_failed(r, rs, c, rc);
+        return;
+    }
+    if (!rs->spool) return; /* it failed: the connection is closing */
+    if (part == EDDY_PACKET_BODY_END) {
+        spool_end(r, rs, c, data, len);
+        return;
+    }
+    int rc = eddy__spool_write(rs->spool, data, len);
+    if (rc < 0) spool_failed(r, rs, c, rc);
+}
+
+static void conn_receive(eddy_conn_t *c, const char *data, size_t len, void *ud)
+{
+    rport_t *rp = ud;
+    reactor_t *r = rp->r;
+    rsession_t *rs = &r->sessions[session_fd(conn_session(c))];
+    stats_changed(r);
+    eddy_packet_part_t part = eddy_conn_packet_part(c);
+    if (part != EDDY_PACKET_WHOLE) {
+        spool_part(r, rs, c, part, data, len);
+        return;
+    }
+    int w = pick_worker(r, rs, c, data, len);
+    if (w < 0 || eddy__ipc_send(r->ipc, w, MSG_DATA, conn_session(c), data, len) < 0)
+        hold_packet(r, rs, c);
+    else
+        dispatched(r, rs, c, w);
 }
 
 static void conn_close(eddy_conn_t *c, eddy_close_reason_t reason, int err, void *ud)
@@ -604,9 +695,9 @@ static void drained_cb(eddy_loop_t *loop, void *ud)
     eddy__process_reactor_drained(ud);
 }
 
-/* Close each connection once it owes nothing (or max_wait_time is up),
- * reset what is left LEAVE_MARGIN_MS later, and tell the master when none
- * is left. */
+/* Close each connection once it owes nothing and is not in the middle of
+ * sending a request body (or max_wait_time is up), reset what is left
+ * LEAVE_MARGIN_MS later, and tell the master when none is left. */
 static void drain_check(reactor_t *r)
 {
     if (r->drained) return;
@@ -615,7 +706,7 @@ static void drain_check(reactor_t *r)
     for (size_t fd = 0; fd < r->nsessions; fd++) {
         rsession_t *rs = &r->sessions[fd];
         if (!rs->conn || eddy_conn_closing(rs->conn)) continue;
-        if (deadline || !rs->owed) eddy_close(rs->conn);
+        if (deadline || (!rs->owed && !rs->spool)) eddy_close(rs->conn);
     }
     if (r->open > 0 && now < r->drain_deadline + LEAVE_MARGIN_MS) return;
     for (size_t fd = 0; fd < r->nsessions; fd++)
@@ -691,13 +782,7 @@ static int open_ports(reactor_t *r)
             if (fd < 0) fd = -errno;
         }
         if (fd < 0) return fd;
-        /* Every packet goes to a worker whole: the parts of a streamed body
-         * would all have to reach the worker that took the head, through
-         * dispatch modes that spread packets and reloads that hand a slot's
-         * inbox to a successor. */
-        eddy_port_options_t o = p->opts;
-        o.framing.http_stream_max_body = 0;
-        int rc = eddy_listener_adopt(r->loop, fd, &o, &reactor_callbacks, rp, &rp->listener);
+        int rc = eddy_listener_adopt(r->loop, fd, &p->opts, &reactor_callbacks, rp, &rp->listener);
         if (rc < 0) {
             close(fd);
             return rc;

@@ -180,6 +180,7 @@ void eddy_server_free(eddy_server_t *s)
         if (s->ports[i].fd >= 0) close(s->ports[i].fd);
         if (s->ports[i].first_fd >= 0) close(s->ports[i].first_fd);
         free(s->ports[i].url);
+        free(s->ports[i].spool_dir);
     }
     free(s->ports);
     free(s->slots);
@@ -329,6 +330,19 @@ int eddy_server_set_dispatch(eddy_server_t *s, eddy_dispatch_fn fn, void *ud)
     if (s->started) return -EDDY_ESTATE;
     s->dispatch_fn = fn;
     s->dispatch_ud = ud;
+    return 0;
+}
+
+int eddy_server_set_spool_dir(eddy_server_t *s, int port, const char *dir)
+{
+    if (s->started) return -EDDY_ESTATE;
+    /* Room for "/eddy-body-XXXXXX" after it. */
+    if (port < 0 || port >= s->nports || !dir || !dir[0] || strlen(dir) + 20 > SPOOL_PATH_MAX)
+        return -EINVAL;
+    char *copy = strdup(dir);
+    if (!copy) return -ENOMEM;
+    free(s->ports[port].spool_dir);
+    s->ports[port].spool_dir = copy;
     return 0;
 }
 

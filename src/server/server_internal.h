@@ -35,6 +35,7 @@ enum {
     /* PROCESS mode, reactor -> worker; id = session */
     MSG_CONNECT,      /* int32_t port */
     MSG_DATA,         /* a whole packet */
+    MSG_DATA_SPOOLED, /* a request whose body was spooled to a file (spool.c) */
     MSG_CLOSED,       /* close_msg_t */
     MSG_BUFFER_FULL,  /* empty */
     MSG_BUFFER_EMPTY, /* empty */
@@ -100,6 +101,7 @@ typedef struct server_port {
     eddy_addr_t addr;
     bool udp;
     bool unix_path;            /* the master removes the socket file at shutdown */
+    char *spool_dir;           /* PROCESS mode: where streamed bodies go; NULL: /tmp */
     eddy_listener_t *listener; /* in a worker */
     struct eddy_server *server;
 } server_port_t;
@@ -229,8 +231,8 @@ struct eddy_server {
     size_t nsessions;
     uint64_t requests;
     eddy_packet_part_t packet_part; /* of the packet on_receive is given */
-    uint64_t request_limit; /* max_request plus this worker's grace, 0 = none */
-    bool retiring;          /* NOTICE_RETIRING sent */
+    uint64_t request_limit;         /* max_request plus this worker's grace, 0 = none */
+    bool retiring;                  /* NOTICE_RETIRING sent */
     bool leaving;
     bool leave_settled; /* the first moment of leaving has passed: close what is idle */
     int64_t leave_timer;
@@ -334,5 +336,27 @@ int eddy__server_notice(eddy_server_t *s, notice_type_t type, int worker_id);
 int eddy__server_total_workers(const eddy_server_t *s);
 /* Close this process's copies of the ports' first_fd (see server_port_t). */
 void eddy__server_release_first_fds(eddy_server_t *s);
+
+/* spool.c: PROCESS mode, a streamed request body on its way to a worker.
+ * The reactor opens a spool at the head (keeping a copy of it), writes each
+ * piece, and at the end sends the message and hands the file over (the
+ * worker removes it) — or drops it (removed) when the request ends early. */
+#define SPOOL_PATH_MAX 1100
+typedef struct body_spool body_spool_t;
+int eddy__spool_open(body_spool_t **out, const char *dir, const char *head, size_t head_len);
+int eddy__spool_write(body_spool_t *sp, const char *data, size_t len);
+const char *eddy__spool_head(const body_spool_t *sp, size_t *len);
+uint64_t eddy__spool_size(const body_spool_t *sp);
+int eddy__spool_truncate(body_spool_t *sp, uint64_t size);
+/* The MSG_DATA_SPOOLED payload, malloc'd: the caller frees it. */
+int eddy__spool_message(const body_spool_t *sp, char **out, size_t *len);
+void eddy__spool_drop(body_spool_t *sp);
+void eddy__spool_hand_over(body_spool_t *sp);
+/* In the worker: deliver the request to p's on_receive as HEAD, BODY...,
+ * BODY_END, then remove the file. */
+void eddy__spool_replay(eddy_server_t *s, server_port_t *p, eddy_session_t id, const void *data,
+                        size_t len);
+/* In the worker: remove the file of a message nobody will replay. */
+void eddy__spool_discard(const void *data, size_t len);
 
 #endif

@@ -174,6 +174,7 @@ static void on_message(ipc_t *ipc, const ipc_msg_t *msg, void *ud)
     case MSG_SESSION_RESET: eddy_server_reset(s, msg->id); break;
     case MSG_CONNECT:
     case MSG_DATA:
+    case MSG_DATA_SPOOLED:
     case MSG_CLOSED:
     case MSG_BUFFER_FULL:
     case MSG_BUFFER_EMPTY:

@@ -72,10 +72,18 @@ static server_port_t *session_port(eddy_server_t *s, eddy_session_t id)
 static void got_data(eddy_server_t *s, const ipc_msg_t *msg)
 {
     server_port_t *p = session_port(s, msg->id);
-    if (!p) return; /* the client is gone */
+    bool spooled = msg->type == MSG_DATA_SPOOLED;
+    if (!p) {
+        /* The client is gone; the body's file is this worker's to remove. */
+        if (spooled) eddy__spool_discard(msg->data, msg->len);
+        return;
+    }
     s->requests++;
     owed_set(s, msg->id);
-    if (p->cbs.on_receive) p->cbs.on_receive(s, msg->id, msg->data, msg->len, p->ud);
+    if (spooled)
+        eddy__spool_replay(s, p, msg->id, msg->data, msg->len);
+    else if (p->cbs.on_receive)
+        p->cbs.on_receive(s, msg->id, msg->data, msg->len, p->ud);
     __atomic_fetch_add(&s->table.finished[s->worker_id], 1, __ATOMIC_RELAXED);
     eddy__worker_count_request(s);
 }
@@ -117,7 +125,8 @@ void eddy__worker_reactor_message(eddy_server_t *s, const ipc_msg_t *msg)
         if (p && p->cbs.on_connect) p->cbs.on_connect(s, msg->id, p->ud);
         return;
     }
-    case MSG_DATA: got_data(s, msg); return;
+    case MSG_DATA:
+    case MSG_DATA_SPOOLED: got_data(s, msg); return;
     case MSG_CLOSED: got_closed(s, msg); return;
     case MSG_BUFFER_FULL:
         if ((p = session_port(s, msg->id)) && p->cbs.on_buffer_full)
