@@ -29,6 +29,7 @@ static void test_defaults(void)
     CHECK_STR(o.static_prefix, "/");
     CHECK_STR(o.upload_tmp_dir, "/tmp");
     CHECK_EQ(o.upload_max_filesize, 2 * 1024 * 1024);
+    CHECK_EQ(o.upload_max_body, 8 * 1024 * 1024);
 }
 
 static void test_set(void)
@@ -80,6 +81,8 @@ static void test_set(void)
     CHECK_EQ(o.upload_max_filesize, 1);
     CHECK_EQ(eddy_http_options_set(&o, "upload_max_filesize", "18446744073709551615"), 0);
     CHECK_EQ(o.upload_max_filesize, UINT64_MAX);
+    CHECK_EQ(eddy_http_options_set(&o, "upload_max_body", "1073741824"), 0);
+    CHECK_EQ(o.upload_max_body, 1073741824);
 }
 
 static void test_refused(void)
@@ -110,6 +113,9 @@ static void test_refused(void)
         {"static_prefix", "/a b"},
         {"upload_tmp_dir", ""},
         {"upload_max_filesize", "0"},
+        {"upload_max_body", "0"},
+        {"upload_max_body", "-1"},
+        {"upload_max_body", "8M"},
         {"upload_max_filesize", "2M"},
         {"upload_max_filesize", "18446744073709551616"},
     };

@@ -474,6 +474,19 @@ static void test_listen_errors(void)
     /* After failures the next port still gets the next index. */
     CHECK_EQ(eddy_server_listen(s, "udp://127.0.0.1:0", NULL, NULL, NULL), 1);
     CHECK(eddy_server_port(s, 1) > 0);
+
+    /* A spool directory needs a port, and room for the file names in it. */
+    char long_dir[1200];
+    memset(long_dir, 'd', sizeof long_dir - 1);
+    long_dir[0] = '/';
+    long_dir[sizeof long_dir - 1] = '\0';
+    CHECK_EQ(eddy_server_set_spool_dir(s, 0, "/var/tmp"), 0);
+    CHECK_EQ(eddy_server_set_spool_dir(s, 0, "/tmp"), 0); /* replaced, the old copy freed */
+    CHECK_EQ(eddy_server_set_spool_dir(s, 2, "/tmp"), -EINVAL);
+    CHECK_EQ(eddy_server_set_spool_dir(s, -1, "/tmp"), -EINVAL);
+    CHECK_EQ(eddy_server_set_spool_dir(s, 0, NULL), -EINVAL);
+    CHECK_EQ(eddy_server_set_spool_dir(s, 0, ""), -EINVAL);
+    CHECK_EQ(eddy_server_set_spool_dir(s, 0, long_dir), -EINVAL);
     eddy_server_free(other);
     eddy_server_free(s);
 
@@ -556,7 +569,7 @@ static void test_start_without_ports(void)
 /* on_start runs in the master once the ports are bound: every setter must
  * refuse by then. The results go out through a pipe-free static (the master
  * is this very process). */
-static int after_start[8];
+static int after_start[9];
 
 static void started(eddy_server_t *s, void *ud)
 {
@@ -568,6 +581,7 @@ static void started(eddy_server_t *s, void *ud)
     after_start[5] = eddy_server_worker_id(s);
     after_start[6] = eddy_server_master_pid(s) == getpid();
     after_start[7] = eddy_server_shutdown(s); /* the master asks itself to stop */
+    after_start[8] = eddy_server_set_spool_dir(s, 0, "/tmp");
 }
 
 static int shutdowns;
@@ -602,6 +616,7 @@ static void test_set_after_start(void)
     CHECK_EQ(after_start[5], -1);
     CHECK_EQ(after_start[6], 1);
     CHECK_EQ(after_start[7], 0);
+    CHECK_EQ(after_start[8], -EDDY_ESTATE);
     CHECK_EQ(shutdowns, 1);
     /* Back in the caller: the signal mask is as it was, and it stays started. */
     for (int signo = 1; signo < SIGRTMAX; signo++)
