@@ -2,19 +2,28 @@
  * Fuzz target for eddy_frame_next: the same stream fed whole and fed in
  * pieces must give the same packets, every answer must match a naive
  * reference framer, and no call may read outside the bytes it was given.
+ * With HTTP bodies streamed (http_stream_max_body) only the ends of heads,
+ * last body pieces and whole requests must agree, the pieces must add up to
+ * each head's Content-Length, and a packet given back (eddy_frame_unread)
+ * must come again.
  *
  * Input layout (the stream is whatever follows the header):
  *   [0]      mode: raw, eof_check, eof_split, length, length function
  *   [1]      package_eof length - 1 (low 3 bits), then that many EOF bytes;
  *            the high bit selects HTTP mode instead of [0]'s, with
  *            http_max_target_size 1 + 4 * [+0], http_max_header_size
- *            16 + 8 * [+1], http_max_headers 1 + [+2] % 16
+ *            16 + 8 * [+1], http_max_headers 1 + [+2] % 16; with it, bit
+ *            0x40 streams multipart bodies (the two bytes after the pattern)
  *   [+0]     package_length_type (index into "cCsSnNvVlLqQ")
  *   [+1]     package_length_offset (0..7)
  *   [+2]     package_body_offset (0..23)
  *   [+3,+4]  package_max_length - 1 (little-endian, mod 2048)
  *   [+5]     piece pattern length - 1 (low 3 bits), then the pattern: each
  *            byte is the size of the next arriving piece, 0 meaning all the rest
+ *   [+0,+1]  only when streaming, after the pattern: http_stream_max_body - 1
+ *            (little-endian, low 12 bits), and every how many deliveries the
+ *            piece feed gives one back with eddy_frame_unread (high 4 bits,
+ *            0: never)
  * The whole input also goes through eddy_framing_set as one option's value.
  */
 #include <limits.h>
@@ -207,22 +216,64 @@ static ssize_t ref_next(const eddy_framing_t *f, const char *d, size_t len)
 /* ---- the two ways of feeding ---------------------------------------------------- */
 
 typedef struct trace {
-    size_t *end; /* stream offset where each delivery ends */
+    size_t *end;   /* stream offset where each delivery ends */
+    uint8_t *part; /* and its eddy_packet_part_t */
     size_t n;
     size_t consumed;
     ssize_t status; /* 0: the rest is pending */
 } trace_t;
 
-/* After every answer the state must be one a later call can trust. */
-static void check_answer(const eddy_frame_state_t *st, ssize_t r, size_t len)
+static trace_t trace_new(size_t max_deliveries)
+{
+    trace_t t = {malloc(max_deliveries * sizeof(size_t)), malloc(max_deliveries), 0, 0, 0};
+    ASSERT(t.end && t.part);
+    return t;
+}
+
+static void trace_free(trace_t *t)
+{
+    free(t->end);
+    free(t->part);
+}
+
+static void trace_add(trace_t *t, size_t n, uint8_t part)
+{
+    t->consumed += n;
+    t->end[t->n] = t->consumed;
+    t->part[t->n++] = part;
+}
+
+static bool streaming(const eddy_framing_t *f)
+{
+    return f->mode == EDDY_FRAME_HTTP && f->http_stream_max_body > 0;
+}
+
+/* After every answer the state must be one a later call can trust; while a
+ * streamed body is due, its bytes are no slow head. */
+static void check_answer(const eddy_framing_t *f, const eddy_frame_state_t *st, ssize_t r,
+                         size_t len)
 {
     if (r > 0) {
         ASSERT((size_t)r <= len);
         ASSERT(st->scanned == 0 && st->expected == 0 && st->head_len == 0);
+        bool body_due = st->part == EDDY_PACKET_HEAD || st->part == EDDY_PACKET_BODY;
+        ASSERT(body_due == (st->stream_left > 0));
+        ASSERT(!body_due || !eddy_frame_head_pending(f, st, 1));
     } else if (r == 0) {
         ASSERT(st->scanned <= len);
         ASSERT(st->expected == 0 || st->expected > len);
     }
+}
+
+/* The packet just returned, given back, comes again the same. */
+static void check_unread(const eddy_framing_t *f, eddy_frame_state_t *st, const char *d, size_t len,
+                         ssize_t r)
+{
+    uint8_t part = st->part;
+    eddy_frame_unread(st, (size_t)r);
+    ssize_t again = eddy_frame_next(f, st, d, len);
+    check_answer(f, st, again, len);
+    ASSERT(again == r && st->part == part);
 }
 
 /* The whole stream at once, in an allocation of exactly its size; every
@@ -235,21 +286,22 @@ static void feed_whole(const eddy_framing_t *f, const char *s, size_t len, trace
         const char *d = s + t->consumed;
         size_t left = len - t->consumed;
         ssize_t r = eddy_frame_next(f, &st, d, left);
-        check_answer(&st, r, left);
-        ASSERT(r == ref_next(f, d, left));
+        check_answer(f, &st, r, left);
+        /* The reference knows only whole requests. */
+        if (!streaming(f)) ASSERT(r == ref_next(f, d, left));
         if (r <= 0) {
             t->status = r;
             return;
         }
-        t->consumed += (size_t)r;
-        t->end[t->n++] = t->consumed;
+        trace_add(t, (size_t)r, st.part);
     }
 }
 
 /* Pieces arrive as the pattern says; the framer sees only the bytes that have
- * arrived and not been consumed, everything else is poisoned for ASan. */
+ * arrived and not been consumed, everything else is poisoned for ASan. Every
+ * unread_every-th delivery (0: none) is given back once first. */
 static void feed_pieces(const eddy_framing_t *f, const char *s, size_t len, const uint8_t *pat,
-                        size_t npat, trace_t *t)
+                        size_t npat, size_t unread_every, trace_t *t)
 {
     char *buf = malloc(len ? len : 1);
     ASSERT(buf);
@@ -266,12 +318,13 @@ static void feed_pieces(const eddy_framing_t *f, const char *s, size_t len, cons
         for (;;) {
             size_t left = avail - t->consumed;
             ssize_t r = eddy_frame_next(f, &st, buf + t->consumed, left);
-            check_answer(&st, r, left);
+            check_answer(f, &st, r, left);
             if (r < 0) t->status = r;
             if (r <= 0) break;
+            if (unread_every && (t->n + 1) % unread_every == 0)
+                check_unread(f, &st, buf + t->consumed, left, r);
             ASAN_POISON_MEMORY_REGION(buf + t->consumed, (size_t)r);
-            t->consumed += (size_t)r;
-            t->end[t->n++] = t->consumed;
+            trace_add(t, (size_t)r, st.part);
         }
     }
     ASAN_UNPOISON_MEMORY_REGION(buf, len);
@@ -340,11 +393,102 @@ static void check_http(const eddy_framing_t *f, const char *s, size_t len, const
     ASSERT(eddy_frame_next(f, &st, s + piece->consumed, len - piece->consumed) == whole->status);
 }
 
+/* The body a request's head announces for streaming, 0 if the request comes
+ * whole; *head is the head's length. Parsed afresh, as the framer does. */
+static uint64_t streamed_body(const eddy_framing_t *f, const char *d, size_t len, size_t *head)
+{
+    eddy_http1_header_t headers[EDDY_FRAME_HTTP_MAX_HEADERS];
+    eddy_http1_request_t req = {.headers = headers, .max_headers = f->http_max_headers};
+    eddy_http1_limits_t limits;
+    eddy_framing_http_limits(f, &limits);
+    if (f->http_stream_max_body > limits.max_body_size)
+        limits.max_body_size = f->http_stream_max_body;
+    int n = eddy_http1_parse_request(d, len, 0, &req, &limits);
+    ASSERT(n > 0);
+    *head = (size_t)n;
+    if (req.body != EDDY_HTTP1_BODY_LENGTH) return 0;
+    static const char name[] = "content-type";
+    const eddy_http1_header_t *type =
+        eddy_http1_find_header(req.headers, req.num_headers, name, sizeof name - 1);
+    return type && eddy_http1_is_form_data(type->value.ptr, type->value.len) ? req.content_length
+                                                                             : 0;
+}
+
+/* A HEAD is all of a head announcing a streamed body within the limit; a
+ * WHOLE request announces none. Returns the body length to come. */
+static uint64_t check_request(const eddy_framing_t *f, const char *d, size_t len, uint8_t part)
+{
+    size_t head;
+    uint64_t body = streamed_body(f, d, len, &head);
+    if (part == EDDY_PACKET_WHOLE) {
+        ASSERT(body == 0);
+        return 0;
+    }
+    ASSERT(part == EDDY_PACKET_HEAD && head == len);
+    ASSERT(body > 0 && body <= f->http_stream_max_body);
+    return body;
+}
+
+/* Every streamed body comes after its head as pieces of at least one byte,
+ * the last a BODY_END, adding up to its Content-Length; a stream that stops
+ * inside a body has delivered all of it that arrived. */
+static void check_parts(const eddy_framing_t *f, const char *s, size_t len, const trace_t *t)
+{
+    uint64_t body_left = 0;
+    size_t start = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        size_t n = t->end[i] - start;
+        ASSERT(n >= 1);
+        if (t->part[i] == EDDY_PACKET_BODY) {
+            ASSERT(n < body_left);
+            body_left -= n;
+        } else if (t->part[i] == EDDY_PACKET_BODY_END) {
+            ASSERT(n == body_left);
+            body_left = 0;
+        } else {
+            ASSERT(body_left == 0);
+            body_left = check_request(f, s + start, n, t->part[i]);
+        }
+        start = t->end[i];
+    }
+    if (body_left) ASSERT(t->status == 0 && t->consumed == len);
+}
+
+/* The deliveries whose ends do not depend on how the bytes arrive. */
+static trace_t without_body_pieces(const trace_t *t)
+{
+    trace_t kept = trace_new(t->n + 1);
+    for (size_t i = 0; i < t->n; i++)
+        if (t->part[i] != EDDY_PACKET_BODY) {
+            kept.end[kept.n] = t->end[i];
+            kept.part[kept.n++] = t->part[i];
+        }
+    kept.consumed = t->consumed;
+    kept.status = t->status;
+    return kept;
+}
+
+static void compare_streamed(const eddy_framing_t *f, const char *s, size_t len,
+                             const trace_t *whole, const trace_t *piece)
+{
+    check_parts(f, s, len, whole);
+    check_parts(f, s, len, piece);
+    trace_t a = without_body_pieces(whole), b = without_body_pieces(piece);
+    check_http(f, s, len, &a, &b);
+    ASSERT(a.n == 0 || memcmp(a.part, b.part, a.n) == 0);
+    trace_free(&a);
+    trace_free(&b);
+}
+
 static void compare(const eddy_framing_t *f, const char *s, size_t len, const trace_t *whole,
                     const trace_t *piece)
 {
     if (f->mode == EDDY_FRAME_EOF_SPLIT || f->mode == EDDY_FRAME_LENGTH) {
         check_same(whole, piece);
+        return;
+    }
+    if (streaming(f)) {
+        compare_streamed(f, s, len, whole, piece);
         return;
     }
     if (f->mode == EDDY_FRAME_HTTP) {
@@ -363,8 +507,7 @@ static void compare(const eddy_framing_t *f, const char *s, size_t len, const tr
      * and every delivery ends where a split packet ends. */
     eddy_framing_t split = *f;
     split.mode = EDDY_FRAME_EOF_SPLIT;
-    trace_t st = {malloc((len + 1) * sizeof(size_t)), 0, 0, 0};
-    ASSERT(st.end);
+    trace_t st = trace_new(len + 1);
     feed_whole(&split, s, len, &st);
     ASSERT(whole->consumed == piece->consumed && whole->status == piece->status);
     ASSERT(whole->consumed == st.consumed && whole->status == st.status);
@@ -372,7 +515,7 @@ static void compare(const eddy_framing_t *f, const char *s, size_t len, const tr
         ASSERT(is_end(&st, piece->end[i]));
     for (size_t i = 0; i < whole->n; i++)
         ASSERT(is_end(&st, whole->end[i]));
-    free(st.end);
+    trace_free(&st);
 }
 
 /* ---- options ---------------------------------------------------------------------- */
@@ -401,6 +544,17 @@ static void fuzz_set(uint8_t which, const uint8_t *data, size_t size)
         ASSERT(f.package_eof_len >= 1 && f.package_eof_len <= EDDY_PACKAGE_EOF_MAX);
     (void)eddy_framing_validate(&f);
     free(value);
+}
+
+/* http_stream_max_body and the unread period; false when the input ends
+ * before them. */
+static bool take_streaming(input_t *in, eddy_framing_t *f, size_t *unread_every)
+{
+    const uint8_t *b;
+    if (!take(in, 2, &b)) return false;
+    f->http_stream_max_body = 1 + (b[0] | (size_t)(b[1] & 0x0f) << 8);
+    *unread_every = b[1] >> 4;
+    return true;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -437,6 +591,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         f.http_max_header_size = 16 + 8 * (size_t)opt[1];
         f.http_max_headers = 1 + opt[2] % 16;
     }
+    size_t unread_every = 0;
+    if (f.mode == EDDY_FRAME_HTTP && (h[1] & 0x40) && !take_streaming(&in, &f, &unread_every))
+        return 0;
     (void)eddy_framing_validate(&f);
 
     /* An exact-size copy: one byte too far is an ASan report. */
@@ -444,14 +601,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *s = malloc(len ? len : 1);
     ASSERT(s);
     memcpy(s, in.p, len);
-    trace_t whole = {malloc((len + 1) * sizeof(size_t)), 0, 0, 0};
-    trace_t piece = {malloc((len + 1) * sizeof(size_t)), 0, 0, 0};
-    ASSERT(whole.end && piece.end);
+    trace_t whole = trace_new(len + 1);
+    trace_t piece = trace_new(len + 1);
     feed_whole(&f, s, len, &whole);
-    feed_pieces(&f, s, len, pat, npat, &piece);
+    feed_pieces(&f, s, len, pat, npat, unread_every, &piece);
     compare(&f, s, len, &whole, &piece);
-    free(whole.end);
-    free(piece.end);
+    trace_free(&whole);
+    trace_free(&piece);
     free(s);
     return 0;
 }
