@@ -409,6 +409,25 @@ static bool is_form_data(const eddy_http1_request_t *req)
     return h && eddy_http1_is_form_data(h->value.ptr, h->value.len);
 }
 
+/* A head whose body is over package_max_length, parsed again with
+ * http_stream_max_body as the limit: it stands only as a multipart body
+ * that will be streamed; anything else stays refused as too large (the
+ * same answer as without streaming). Runs once per such head: a resumed
+ * parse fails only once the head is complete. */
+static int parse_streamable(const eddy_framing_t *f, const char *data, size_t len,
+                            eddy_http1_request_t *req)
+{
+    eddy_http1_limits_t limits;
+    eddy_framing_http_limits(f, &limits);
+    limits.max_body_size = f->http_stream_max_body;
+    *req = (eddy_http1_request_t){.headers = req->headers, .max_headers = req->max_headers};
+    int n = eddy_http1_parse_request(data, len, 0, req, &limits);
+    if (n == EDDY_HTTP1_INCOMPLETE) return n;
+    if (n >= 0 && req->body == EDDY_HTTP1_BODY_LENGTH && is_form_data(req)) return n;
+    req->error = EDDY_HTTP1_ERR_BODY_TOO_LARGE;
+    return EDDY_HTTP1_ERROR;
+}
+
 /* The head, once: afterwards only the numbers it gave are kept (the slices
  * would not survive the buffer moving). */
 static ssize_t http_head(const eddy_framing_t *f, eddy_frame_state_t *st, const char *data,
@@ -420,26 +439,22 @@ static ssize_t http_head(const eddy_framing_t *f, eddy_frame_state_t *st, const 
     eddy_http1_request_t req = {.headers = headers, .max_headers = f->http_max_headers};
     eddy_http1_limits_t limits;
     eddy_framing_http_limits(f, &limits);
-    /* A streamed body may be larger: its limit is checked below, once the
-     * Content-Type is known. */
-    uint64_t max_body = limits.max_body_size;
-    if (f->http_stream_max_body > max_body) limits.max_body_size = f->http_stream_max_body;
     /* The same bytes are at the front on every call: resume the search. */
     size_t last = st->scanned <= len ? st->scanned : 0;
     int n = eddy_http1_parse_request(data, len, last, &req, &limits);
+    if (n == EDDY_HTTP1_ERROR && req.error == EDDY_HTTP1_ERR_BODY_TOO_LARGE &&
+        f->http_stream_max_body > limits.max_body_size)
+        n = parse_streamable(f, data, len, &req);
     if (n == EDDY_HTTP1_INCOMPLETE) {
         st->scanned = len;
         return 0;
     }
     if (n < 0) return http_fail(st, req.error);
-    limits.max_body_size = max_body;
     st->scanned = 0;
     st->head_len = (size_t)n;
     st->body = (uint8_t)req.body;
     st->stream = f->http_stream_max_body && req.body == EDDY_HTTP1_BODY_LENGTH &&
                  req.content_length > 0 && is_form_data(&req);
-    if (req.body == EDDY_HTTP1_BODY_LENGTH && !st->stream && req.content_length > max_body)
-        return http_fail(st, EDDY_HTTP1_ERR_BODY_TOO_LARGE);
     if (st->stream && req.content_length > f->http_stream_max_body)
         return http_fail(st, EDDY_HTTP1_ERR_BODY_TOO_LARGE);
     if (req.body == EDDY_HTTP1_BODY_LENGTH && !st->stream)
