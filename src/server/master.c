@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "eddy/clock.h"
 #include "eddy/error.h"
 #include "eddy/log.h"
 #include "eddy/loop.h"
@@ -273,8 +274,13 @@ static void restart_later(eddy_loop_t *loop, int64_t id, void *ud);
 static void report_lost(eddy_server_t *s, int slot)
 {
     if (s->role != ROLE_MANAGER || !s->ipc || slot >= s->opts.worker_num) return;
+    /* The worker was dead by now: what a reactor sends the slot from this
+     * moment on waits in the inbox for the successor, however late this
+     * notice arrives. */
+    uint64_t now = eddy_clock_ms();
     for (int r = 0; r < s->opts.reactor_num; r++)
-        eddy__ipc_send(s->ipc, reactor_slot(s, r), MSG_WORKER_LOST, (uint64_t)slot, NULL, 0);
+        eddy__ipc_send(s->ipc, reactor_slot(s, r), MSG_WORKER_LOST, (uint64_t)slot, &now,
+                       sizeof now);
 }
 
 static void child_exited(eddy_server_t *s, pid_t pid, int status)

@@ -39,6 +39,7 @@ typedef struct rsession {
     bool held;           /* a packet waits for last_worker's queue to drain */
     bool user_paused;    /* eddy_server_pause */
     body_spool_t *spool; /* a streamed request body being written to a file */
+    uint64_t owed_since; /* when the first packet still unanswered was dispatched (ms) */
 } rsession_t;
 
 typedef struct rport {
@@ -393,6 +394,7 @@ static void hold_packet(reactor_t *r, rsession_t *rs, eddy_conn_t *c)
 static void dispatched(reactor_t *r, rsession_t *rs, eddy_conn_t *c, int w)
 {
     __atomic_fetch_add(&r->s->table.dispatched[w], 1, __ATOMIC_RELAXED);
+    if (rs->http ? rs->inflight == 0 : !rs->owed) rs->owed_since = eddy_loop_now(r->loop);
     rs->owed = true;
     /* A request refused after this one must not be answered before it. */
     if (rs->http && rs->inflight++ == 0) eddy_conn_defer_errors(c, true);
@@ -650,15 +652,19 @@ static void answer_lost(reactor_t *r, rsession_t *rs)
     if (n > 0) eddy_send(rs->conn, reply, (size_t)n);
 }
 
-/* A worker died: the packets it had taken and not answered are lost.
- * Rather than let those clients wait forever, close their connections
- * gracefully (whatever was sent before still arrives). Connections with
- * nothing outstanding stay open for the replacement. */
-static void worker_lost(reactor_t *r, int worker)
+/* A worker died (the manager knew at died_ms): the packets it had taken
+ * and not answered are lost. Rather than let those clients wait forever,
+ * close their connections gracefully (whatever was sent before still
+ * arrives). Connections with nothing outstanding stay open for the
+ * replacement, and so do those whose every unanswered packet went out
+ * after died_ms: the successor reads them from the inbox. (The loop's
+ * clock is never ahead of the real one, so a packet the dead worker could
+ * have taken is never counted as later.) */
+static void worker_lost(reactor_t *r, int worker, uint64_t died_ms)
 {
     for (size_t fd = 0; fd < r->nsessions; fd++) {
         rsession_t *rs = &r->sessions[fd];
-        bool lost = rs->http ? rs->inflight > 0 : rs->owed;
+        bool lost = (rs->http ? rs->inflight > 0 : rs->owed) && rs->owed_since <= died_ms;
         if (!rs->conn || !lost || rs->last_worker != worker || eddy_conn_closing(rs->conn))
             continue;
         EDDY_ERROR("session %llx: its request was lost with worker #%d; closing",
@@ -675,7 +681,9 @@ static void on_message(ipc_t *ipc, const ipc_msg_t *msg, void *ud)
 {
     reactor_t *r = ud;
     if (msg->type == MSG_WORKER_LOST) {
-        worker_lost(r, (int)msg->id);
+        uint64_t died_ms = UINT64_MAX; /* unknown: every outstanding packet */
+        if (msg->len == sizeof died_ms) memcpy(&died_ms, msg->data, sizeof died_ms);
+        worker_lost(r, (int)msg->id, died_ms);
         return;
     }
     session_request(r, msg);

@@ -41,7 +41,8 @@ enum {
     MSG_BUFFER_EMPTY, /* empty */
     MSG_DATAGRAM,     /* datagram_msg_t + the datagram; id = 0 */
     /* PROCESS mode, manager -> reactor */
-    MSG_WORKER_LOST, /* id = the slot of a worker that died unexpectedly */
+    MSG_WORKER_LOST, /* id = the slot of a worker that died unexpectedly;
+                        uint64_t: when the manager learned of it (eddy_clock_ms) */
 };
 
 typedef struct close_msg {
