@@ -50,16 +50,23 @@ typedef struct trace {
 
 enum { PIECE_ALL, PIECE_ONE, PIECE_RANDOM };
 
-static trace_t feed(const eddy_framing_t *f, const char *s, size_t len, int how)
+/* What a connection does: s arrives in pieces (how), and each packet the
+ * framer cuts from what is buffered goes to on_packet (with the state, for
+ * its part) and is consumed. Returns the error that ended the stream (0:
+ * the rest pending), with the parser's reason in *error; counts the
+ * "100 Continue"s asked for. */
+typedef void (*packet_fn)(void *ud, const eddy_frame_state_t *st, const char *data, size_t len);
+
+static ssize_t feed_stream(const eddy_framing_t *f, const char *s, size_t len, int how,
+                           packet_fn on_packet, void *ud, eddy_http1_error_t *error, int *continues)
 {
-    trace_t t;
-    memset(&t, 0, sizeof t);
     eddy_buf_t b;
     eddy_frame_state_t st;
     eddy_buf_init(&b);
     memset(&st, 0xff, sizeof st); /* reset must clear everything that matters */
     eddy_frame_state_reset(&st);
-    for (size_t pos = 0; pos < len && t.status == 0;) {
+    ssize_t status = 0;
+    for (size_t pos = 0; pos < len && status == 0;) {
         size_t n = how == PIECE_ALL ? len - pos : how == PIECE_ONE ? 1 : 1 + rng() % 61;
         if (n > len - pos) n = len - pos;
         CHECK_EQ(eddy_buf_append(&b, s + pos, n), 0);
@@ -67,17 +74,15 @@ static trace_t feed(const eddy_framing_t *f, const char *s, size_t len, int how)
         for (;;) {
             ssize_t r = eddy_frame_next(f, &st, eddy_buf_data(&b), eddy_buf_len(&b));
             if (st.continue_due) {
-                t.continues++;
+                (*continues)++;
                 st.continue_due = false; /* as the connection does */
             }
             if (r < 0) {
-                t.status = r;
-                t.error = st.error;
+                status = r;
+                *error = st.error;
             }
             if (r <= 0) break;
-            CHECK(t.n < MAX_PACKETS);
-            t.len[t.n++] = (size_t)r;
-            t.consumed += (size_t)r;
+            on_packet(ud, &st, eddy_buf_data(&b), (size_t)r);
             eddy_buf_consume(&b, (size_t)r);
             CHECK_EQ(st.scanned, 0);
             CHECK_EQ(st.expected, 0);
@@ -85,6 +90,22 @@ static trace_t feed(const eddy_framing_t *f, const char *s, size_t len, int how)
         }
     }
     eddy_buf_free(&b);
+    return status;
+}
+
+static void trace_packet(void *ud, const eddy_frame_state_t *st, const char *data, size_t len)
+{
+    trace_t *t = ud;
+    CHECK(t->n < MAX_PACKETS);
+    t->len[t->n++] = len;
+    t->consumed += len;
+}
+
+static trace_t feed(const eddy_framing_t *f, const char *s, size_t len, int how)
+{
+    trace_t t;
+    memset(&t, 0, sizeof t);
+    t.status = feed_stream(f, s, len, how, trace_packet, &t, &t.error, &t.continues);
     return t;
 }
 
@@ -543,37 +564,22 @@ typedef struct parts {
     int continues;
 } parts_t;
 
+static void part_packet(void *ud, const eddy_frame_state_t *st, const char *data, size_t len)
+{
+    parts_t *p = ud;
+    CHECK(p->n < 4096);
+    p->kind[p->n] = st->part;
+    p->len[p->n++] = len;
+    if (st->part == EDDY_PACKET_BODY || st->part == EDDY_PACKET_BODY_END)
+        CHECK_EQ(eddy_buf_append(&p->body, data, len), 0);
+}
+
 static void feed_parts(const eddy_framing_t *f, const char *s, size_t len, int how, parts_t *p)
 {
     memset(p, 0, sizeof *p);
     eddy_buf_init(&p->body);
-    eddy_buf_t b;
-    eddy_buf_init(&b);
-    eddy_frame_state_t st;
-    memset(&st, 0xff, sizeof st);
-    eddy_frame_state_reset(&st);
-    for (size_t pos = 0; pos < len && p->status == 0;) {
-        size_t n = how == PIECE_ALL ? len - pos : how == PIECE_ONE ? 1 : 1 + rng() % 61;
-        if (n > len - pos) n = len - pos;
-        CHECK_EQ(eddy_buf_append(&b, s + pos, n), 0);
-        pos += n;
-        for (;;) {
-            ssize_t r = eddy_frame_next(f, &st, eddy_buf_data(&b), eddy_buf_len(&b));
-            if (st.continue_due) {
-                p->continues++;
-                st.continue_due = false;
-            }
-            if (r < 0) p->status = r;
-            if (r <= 0) break;
-            CHECK(p->n < 4096);
-            p->kind[p->n] = st.part;
-            p->len[p->n++] = (size_t)r;
-            if (st.part == EDDY_PACKET_BODY || st.part == EDDY_PACKET_BODY_END)
-                CHECK_EQ(eddy_buf_append(&p->body, eddy_buf_data(&b), (size_t)r), 0);
-            eddy_buf_consume(&b, (size_t)r);
-        }
-    }
-    eddy_buf_free(&b);
+    eddy_http1_error_t error;
+    p->status = feed_stream(f, s, len, how, part_packet, p, &error, &p->continues);
 }
 
 static eddy_framing_t stream_framing(size_t max_length, uint64_t stream_max)
