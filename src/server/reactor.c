@@ -401,6 +401,19 @@ static void dispatched(reactor_t *r, rsession_t *rs, eddy_conn_t *c, int w)
     entry_refresh(r, c);
 }
 
+/* On an HTTP port, a request the reactor must give up between two answers
+ * gets a minimal one before the close: 503 when its worker died with it,
+ * 500 when its body could not be spooled (a partly sent answer can only be
+ * cut short by the close). */
+static void answer_status(reactor_t *r, rsession_t *rs, int status)
+{
+    if (!rs->http || rs->partial) return;
+    char reply[256];
+    ssize_t n =
+        eddy_frame_status_reply(&r->s->ports[rs->port].opts.framing, status, reply, sizeof reply);
+    if (n > 0) eddy_send(rs->conn, reply, (size_t)n);
+}
+
 static void spool_failed(reactor_t *r, rsession_t *rs, eddy_conn_t *c, int err)
 {
     EDDY_ERROR("reactor %d: session %llx: spooling the request body to %s: %s; closing", r->index,
@@ -409,6 +422,10 @@ static void spool_failed(reactor_t *r, rsession_t *rs, eddy_conn_t *c, int err)
                eddy_strerror(err));
     eddy__spool_drop(rs->spool);
     rs->spool = NULL;
+    /* Not ahead of the answers still due to requests before it (those the
+     * close may then cut short: rare, a request pipelined before an upload
+     * when the disk fails). */
+    if (rs->inflight == 0) answer_status(r, rs, 500);
     eddy_close(c);
 }
 
@@ -641,17 +658,6 @@ static void session_request(reactor_t *r, const ipc_msg_t *msg)
     if (rs->conn) entry_refresh(r, rs->conn);
 }
 
-/* On an HTTP port, a lost request between two answers gets a 503 (a
- * partly sent answer can only be cut short by the close). */
-static void answer_lost(reactor_t *r, rsession_t *rs)
-{
-    if (!rs->http || rs->partial) return;
-    char reply[256];
-    ssize_t n =
-        eddy_frame_status_reply(&r->s->ports[rs->port].opts.framing, 503, reply, sizeof reply);
-    if (n > 0) eddy_send(rs->conn, reply, (size_t)n);
-}
-
 /* A worker died (the manager knew at died_ms): the packets it had taken
  * and not answered are lost. Rather than let those clients wait forever,
  * close their connections gracefully (whatever was sent before still
@@ -669,7 +675,7 @@ static void worker_lost(reactor_t *r, int worker, uint64_t died_ms)
             continue;
         EDDY_ERROR("session %llx: its request was lost with worker #%d; closing",
                    (unsigned long long)conn_session(rs->conn), worker);
-        answer_lost(r, rs);
+        answer_status(r, rs, 503);
         rs->owed = false;
         rs->inflight = 0;
         eddy_conn_defer_errors(rs->conn, false);

@@ -502,6 +502,29 @@ static void test_reload_mid_upload(void)
     EXPECT_EMPTY_TMP();
 }
 
+/* The upload directory is gone (or the disk full): 500 and a close, in
+ * both modes (PROCESS: the reactor cannot spool the body; BASE: the upload
+ * sink cannot create the file), and the server serves on. */
+static void test_no_tmp_dir(void)
+{
+    char dir[160];
+    snprintf(dir, sizeof dir, "%s/gone", work);
+    CHECK_EQ(mkdir(dir, 0700), 0);
+    http_app_t a;
+    const char *options[] = {"upload_tmp_dir", dir, NULL};
+    http_app_start(&a, options);
+    CHECK_EQ(rmdir(dir), 0);
+    char args[512];
+    snprintf(args, sizeof args, "-i -F 'f=@%s'", small);
+    char *out = http_app_curl(&a, 20, args, "/upload");
+    CHECK_CONTAINS(out, "HTTP/1.1 500 Internal Server Error\r\n");
+    free(out);
+    out = http_app_curl(&a, 20, "", "/hello");
+    CHECK_STR(out, "Hello, World!");
+    free(out);
+    http_app_stop(&a);
+}
+
 int main(void)
 {
     owner = getpid();
@@ -523,6 +546,7 @@ int main(void)
     RUN(test_reload_mid_upload);
     http_app_stop(&app);
     RUN(test_streamed);
+    RUN(test_no_tmp_dir);
     remove_files();
     return 0;
 }
