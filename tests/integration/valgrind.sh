@@ -113,7 +113,8 @@ static_client="c='curl -sS --retry 20 --retry-connrefused --retry-delay 0 --max-
   \$c -r 0-3 http://127.0.0.1:\$PORT/a.txt && \$c -z 'Sat, 01 Jan 2100 00:00:00 GMT' http://127.0.0.1:\$PORT/a.txt && \
   \$c --path-as-is http://127.0.0.1:\$PORT/../x"
 check http_static "$static_client" "$build/examples/http_static" -d "$work/site" -p 0 -w 1
-# Uploads: fields and files, one over the limit (413), a malformed body (400).
+# Uploads, parsed as they arrive: fields and files, one over the limit (413, found
+# in the middle of the body), a malformed body (400).
 head -c 5000 /dev/urandom >"$work/up.bin"
 upload_client="c='curl -sS --retry 20 --retry-connrefused --retry-delay 0 --max-time 10 -o /dev/null'; \
   \$c http://127.0.0.1:\$PORT/ && \$c -F t=x -F f=@$work/site/a.txt http://127.0.0.1:\$PORT/upload && \
@@ -121,6 +122,9 @@ upload_client="c='curl -sS --retry 20 --retry-connrefused --retry-delay 0 --max-
   \$c -H 'Content-Type: multipart/form-data; boundary=b' --data-binary x http://127.0.0.1:\$PORT/upload && \
   [ -z \"\$(ls -A $work/uploads)\" ]"
 check http_upload "$upload_client" "$build/examples/http_upload" -u "$work/uploads" -s 4096 -p 0 -w 1
+# PROCESS mode: the reactor spools each body, the worker replays it.
+check http_upload-process "$upload_client" "$build/examples/http_upload" -u "$work/uploads" -s 4096 \
+  -p 0 -w 1 -m process
 demo_client="curl -sS --retry 20 --retry-connrefused --retry-delay 0 --max-time 10 -o /dev/null \
   -o /dev/null -o /dev/null -o /dev/null http://127.0.0.1:\$PORT/ http://127.0.0.1:\$PORT/hello \
   http://127.0.0.1:\$PORT/stats http://127.0.0.1:\$PORT/nowhere"
