@@ -45,7 +45,8 @@
  * buffer five times the limit. When a head with "Expect: 100-continue" is
  * complete but its body is not, the state's continue_due is set once: the
  * connection then sends "HTTP/1.1 100 Continue" and clears it. A partial head
- * buffered longer than http_header_timeout is answered with 408 and closed.
+ * buffered longer than http_header_timeout is answered with 408 and closed,
+ * and so is a request whose body stops arriving for http_body_timeout.
  * With http_stream_max_body, a multipart/form-data request with a
  * Content-Length comes as parts (eddy_packet_part_t): the head as soon as it
  * is complete, then the body in pieces of whatever has arrived, so its size
@@ -71,6 +72,7 @@
  * this many headers on its stack (16 KiB). */
 #define EDDY_FRAME_HTTP_MAX_HEADERS 512
 #define EDDY_HTTP_HEADER_TIMEOUT    30000 /* ms */
+#define EDDY_HTTP_BODY_TIMEOUT      60000 /* ms */
 
 typedef enum eddy_frame_mode {
     EDDY_FRAME_RAW,
@@ -103,6 +105,9 @@ typedef struct eddy_framing {
     size_t http_max_headers;      /* "http_max_headers", 100 (1 .. 512) */
     size_t http_max_target_size;  /* "http_max_target_size", 8 KiB */
     uint64_t http_header_timeout; /* "http_header_timeout", ms, 30000; 0 = off */
+    uint64_t http_body_timeout;   /* "http_body_timeout", ms between two reads of a
+                                     request body, 60000 (nginx's client_body_timeout);
+                                     0 = off */
     /* 0 (off) by default; eddy_http_listen sets it: a multipart/form-data
      * request whose Content-Length is at most this many bytes is delivered
      * in parts — its head, then its body as the bytes arrive — so an upload
@@ -146,7 +151,7 @@ EDDY_EXPORT void eddy_framing_init(eddy_framing_t *f);
  * package_eof, open_length_check, package_length_type,
  * package_length_offset, package_body_offset, package_max_length,
  * open_http_protocol, http_max_header_size, http_max_headers,
- * http_max_target_size, http_header_timeout.
+ * http_max_target_size, http_header_timeout, http_body_timeout.
  * Returns 0, -EDDY_EUNKNOWN_OPTION or -EDDY_EOPTION; on error f is unchanged.
  * Booleans accept 1/0/true/false/on/off/yes/no (any case); turning a mode on
  * selects it, turning it off returns to raw only if it is the current mode.
@@ -197,6 +202,10 @@ EDDY_EXPORT void eddy_framing_http_limits(const eddy_framing_t *f, eddy_http1_li
  * call it with the length of what is buffered. */
 EDDY_EXPORT bool eddy_frame_head_pending(const eddy_framing_t *f, const eddy_frame_state_t *st,
                                          size_t buffered);
+/* True while a request's head is in but not all of its body (whole or
+ * streamed): the wait http_body_timeout bounds between two reads. Only
+ * for HTTP mode. */
+EDDY_EXPORT bool eddy_frame_body_pending(const eddy_framing_t *f, const eddy_frame_state_t *st);
 
 /* The answer to send before closing after eddy_frame_next failed with err:
  * in HTTP mode "HTTP/1.1 <status> <reason>" with "Connection: close" and

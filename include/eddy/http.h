@@ -173,6 +173,7 @@ typedef struct eddy_http_options {
     eddy_port_options_t port;     /* the port: every key of eddy_port_options_set —
                                      http_max_header_size, http_max_headers,
                                      http_max_target_size, http_header_timeout,
+                                     http_body_timeout,
                                      package_max_length (the body limit), buffers,
                                      heartbeat ... open_http_protocol is forced on */
 } eddy_http_options_t;

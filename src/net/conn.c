@@ -214,14 +214,14 @@ static void linger_expired(eddy_conn_t *c)
     eddy__conn_finish(c, EDDY_CLOSE_LINGER_TIMEOUT, err, false);
 }
 
-static void header_timeout(eddy_conn_t *c);
+static void request_timeout(eddy_conn_t *c);
 
 static void close_timer_cb(eddy_loop_t *loop, int64_t id, void *ud)
 {
     eddy_conn_t *c = ud;
     c->timer = 0;
     switch (c->state) {
-    case CONN_OPEN: header_timeout(c); break;
+    case CONN_OPEN: request_timeout(c); break;
     case CONN_RESOLVING:
     case CONN_CONNECTING: eddy__conn_finish(c, EDDY_CLOSE_ERROR, -ETIMEDOUT, false); break;
     case CONN_FLUSHING: eddy__conn_finish(c, EDDY_CLOSE_FLUSH_TIMEOUT, -ETIMEDOUT, true); break;
@@ -330,14 +330,18 @@ static void frame_error(eddy_conn_t *c, int err)
     eddy__conn_close_with(c, err);
 }
 
-/* A partial head outlived http_header_timeout: 408, then a graceful close.
- * While the application has paused the connection nothing is read, so the
- * head cannot be blamed on the client: wait another period. */
-static void header_timeout(eddy_conn_t *c)
+/* A partial head outlived http_header_timeout, or a body stopped arriving
+ * for http_body_timeout: 408, then a graceful close. While the application
+ * has paused the connection nothing is read, and while a "100 Continue" is
+ * held back the client does not send: neither is the client's fault, so
+ * wait another period. */
+static void request_timeout(eddy_conn_t *c)
 {
     const eddy_framing_t *f = &c->group->opts.framing;
-    if (c->paused) {
-        int64_t id = eddy_timer_after(c->loop, f->http_header_timeout, close_timer_cb, c);
+    if (c->paused || c->frame.continue_due) {
+        bool head = eddy_frame_head_pending(f, &c->frame, eddy_buf_len(&c->in));
+        uint64_t period = head ? f->http_header_timeout : f->http_body_timeout;
+        int64_t id = eddy_timer_after(c->loop, period, close_timer_cb, c);
         c->timer = id > 0 ? id : 0;
         return;
     }
@@ -348,9 +352,10 @@ static void header_timeout(eddy_conn_t *c)
 }
 
 /* After framing, with `left` bytes waiting for more: answer "Expect:
- * 100-continue", and time a partial head (the timer exists only while one is
- * buffered, so idle keep-alive connections cost nothing; a head that starts
- * after a delivered request gets a period of its own). */
+ * 100-continue", and time a partial head from its first byte, or a body
+ * from its last read (the timer exists only while a request is incomplete,
+ * so idle keep-alive connections cost nothing; a head that starts after a
+ * delivered request gets a period of its own). */
 static void frame_waiting(eddy_conn_t *c, size_t left, bool delivered)
 {
     const eddy_framing_t *f = &c->group->opts.framing;
@@ -361,13 +366,16 @@ static void frame_waiting(eddy_conn_t *c, size_t left, bool delivered)
         c->frame.continue_due = false;
         eddy_send(c, cont, sizeof cont - 1);
     }
-    bool pending = eddy_frame_head_pending(f, &c->frame, left);
-    if (c->timer && (delivered || !pending)) {
+    bool head = eddy_frame_head_pending(f, &c->frame, left);
+    uint64_t wait = head                                    ? f->http_header_timeout
+                    : eddy_frame_body_pending(f, &c->frame) ? f->http_body_timeout
+                                                            : 0;
+    if (c->timer && (delivered || !head)) {
         eddy_timer_clear(c->loop, c->timer);
         c->timer = 0;
     }
-    if (pending && !c->timer && f->http_header_timeout) {
-        int64_t id = eddy_timer_after(c->loop, f->http_header_timeout, close_timer_cb, c);
+    if (wait && !c->timer) {
+        int64_t id = eddy_timer_after(c->loop, wait, close_timer_cb, c);
         c->timer = id > 0 ? id : 0;
     }
 }

@@ -21,6 +21,7 @@ void eddy_framing_init(eddy_framing_t *f)
     f->http_max_headers = EDDY_HTTP1_DEFAULT_MAX_HEADERS;
     f->http_max_target_size = EDDY_HTTP1_DEFAULT_MAX_TARGET_SIZE;
     f->http_header_timeout = EDDY_HTTP_HEADER_TIMEOUT;
+    f->http_body_timeout = EDDY_HTTP_BODY_TIMEOUT;
 }
 
 size_t eddy_framing_length_size(char type)
@@ -119,10 +120,14 @@ static int set_http(eddy_framing_t *f, const char *key, const char *value)
         return eddy__parse_size(value, 1, EDDY_FRAME_HTTP_MAX_HEADERS, &f->http_max_headers);
     if (strcmp(key, "http_max_target_size") == 0)
         return eddy__parse_size(value, 1, INT_MAX, &f->http_max_target_size);
-    if (strcmp(key, "http_header_timeout") == 0) {
+    bool header = strcmp(key, "http_header_timeout") == 0;
+    if (header || strcmp(key, "http_body_timeout") == 0) {
         size_t v;
         if (eddy__parse_size(value, 0, 86400000, &v) < 0) return -EDDY_EOPTION;
-        f->http_header_timeout = v;
+        if (header)
+            f->http_header_timeout = v;
+        else
+            f->http_body_timeout = v;
         return 0;
     }
     return -EDDY_EUNKNOWN_OPTION;
@@ -543,6 +548,11 @@ static ssize_t next_http(const eddy_framing_t *f, eddy_frame_state_t *st, const 
 bool eddy_frame_head_pending(const eddy_framing_t *f, const eddy_frame_state_t *st, size_t buffered)
 {
     return f->mode == EDDY_FRAME_HTTP && buffered > 0 && st->head_len == 0 && st->stream_left == 0;
+}
+
+bool eddy_frame_body_pending(const eddy_framing_t *f, const eddy_frame_state_t *st)
+{
+    return f->mode == EDDY_FRAME_HTTP && (st->head_len > 0 || st->stream_left > 0);
 }
 
 void eddy_frame_unread(eddy_frame_state_t *st, size_t len)

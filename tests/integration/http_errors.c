@@ -10,6 +10,7 @@
  *     and the server never reads: the client gets the whole answer and a
  *     clean EOF, never a reset (CLOSE.md);
  *   - 408 for a head that stays partial longer than http_header_timeout,
+ *     and for a body that stops arriving for http_body_timeout,
  *     also when it trickles in a byte at a time, while idle keep-alive
  *     connections are never timed out.
  */
@@ -319,6 +320,48 @@ static void test_slow_head(void)
     CHECK_EQ(http_app_calls(&app), before + 4);
 }
 
+/* A body that stops arriving: 408 after http_body_timeout (400 ms) of
+ * silence, whole or streamed (an upload); one that keeps coming, however
+ * slowly, is not cut — the timer restarts with every read. (Without the
+ * body timer the first read times out after 5 s: nothing is answered.) */
+static void test_slow_body(void)
+{
+    uint64_t before = http_app_calls(&app);
+    const char *heads[] = {
+        "POST /info HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789",
+        "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        "Content-Length: 100\r\n\r\n--b\r\n",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        http_client_t c;
+        http_client_open(&c, app.port);
+        long t0 = now_ms();
+        http_client_sends(&c, heads[i]);
+        http_reply_t r;
+        CHECK_EQ(http_client_read(&c, &r, false), 0);
+        long took = now_ms() - t0;
+        CHECK_EQ(r.status, 408);
+        CHECK(took >= 350 && took < 3000);
+        http_reply_free(&r);
+        CHECK_EQ(http_client_wait_close(&c, NULL), 0);
+        http_client_close(&c);
+    }
+    /* 20 bytes every 250 ms: 1.25 s in all, longer than the timeout. */
+    http_client_t c;
+    http_client_open(&c, app.port);
+    http_client_sends(&c, "POST /info HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n");
+    for (int i = 0; i < 5; i++) {
+        usleep(250000);
+        http_client_sends(&c, "01234567890123456789");
+    }
+    http_reply_t r;
+    CHECK_EQ(http_client_read(&c, &r, false), 0);
+    CHECK_EQ(r.status, 200);
+    http_reply_free(&r);
+    http_client_close(&c);
+    CHECK_EQ(http_app_calls(&app), before + 1);
+}
+
 /* PROCESS mode: a worker that dies holding a request does not leave its
  * client waiting — the reactor answers 503 and closes gracefully; the
  * connection of an idle client stays open for the restarted worker.
@@ -367,6 +410,8 @@ int main(void)
         "1024",
         "http_header_timeout",
         "300",
+        "http_body_timeout",
+        "400",
         "linger_max_bytes",
         "16777216",
         NULL,
@@ -375,6 +420,7 @@ int main(void)
     RUN(test_corpus);
     RUN(test_limits_with_flood);
     RUN(test_slow_head);
+    RUN(test_slow_body);
     const char *mode = getenv("EDDY_TEST_SERVER_MODE");
     if (mode && strcmp(mode, "process") == 0) RUN(test_worker_dies);
     http_app_stop(&app);

@@ -143,6 +143,9 @@ static void test_options(void)
     CHECK_EQ(f.http_max_headers, 100);
     CHECK_EQ(f.http_max_target_size, 8 * 1024);
     CHECK_EQ(f.http_header_timeout, 30000);
+    CHECK_EQ(f.http_body_timeout, 60000);
+    CHECK_EQ(eddy_framing_set(&f, "http_body_timeout", "250"), 0);
+    CHECK_EQ(f.http_body_timeout, 250);
     CHECK_EQ(eddy_framing_set(&f, "http_max_header_size", "1024"), 0);
     CHECK_EQ(eddy_framing_set(&f, "http_max_headers", "512"), 0);
     CHECK_EQ(eddy_framing_set(&f, "http_max_target_size", "77"), 0);
@@ -155,6 +158,7 @@ static void test_options(void)
         {"http_max_header_size", "0"}, {"http_max_header_size", "-1"},
         {"http_max_headers", "513"},   {"http_max_headers", "0"},
         {"http_max_target_size", ""},  {"http_header_timeout", "1s"},
+        {"http_body_timeout", "-1"},   {"http_body_timeout", "86400001"},
         {"open_http_protocol", "2"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
