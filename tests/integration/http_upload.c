@@ -464,6 +464,47 @@ static void test_abandoned(void)
     CHECK_EQ(http_app_calls(&app), calls);
 }
 
+static void pipelined_upload(const char *path)
+{
+    static const char part[] =
+        "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\n"
+        "pipelined file\r\n--XyZ--\r\n";
+    char all[1024];
+    int n = snprintf(all, sizeof all,
+                     "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+                     "POST %s HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: %zu\r\n"
+                     "\r\n%sGET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+                     path, sizeof part - 1, part);
+    http_client_t c;
+    http_client_open(&c, app.port);
+    http_client_send(&c, all, (size_t)n);
+    for (int i = 0; i < 3; i++) {
+        http_reply_t r;
+        CHECK_EQ(http_client_read(&c, &r, false), 0);
+        CHECK_EQ(r.status, 200);
+        if (i != 1)
+            CHECK_STR(r.body, "Hello, World!");
+        else if (strcmp(path, "/upload") == 0)
+            CHECK(strstr(r.body, "file.f filename=a.txt type=(none) size=14 ") != NULL);
+        else
+            CHECK_STR(r.body, "late /upload-hold/p");
+        http_reply_free(&r);
+    }
+    http_client_close(&c);
+    EXPECT_EMPTY_TMP();
+}
+
+/* An upload pipelined between two requests, all in one write: three
+ * answers, in order, the upload's with its file (its body is streamed, the
+ * requests around it are whole) — also when the upload's handler answers
+ * later, from a timer, and the request behind it must wait. */
+static void test_pipelined_upload(void)
+{
+    for (int held = 0; held < 2; held++)
+        pipelined_upload(held ? "/upload-hold/p?ms=100" : "/upload");
+}
+
 /* A reload while a body is arriving loses nothing: in BASE mode the old
  * worker keeps the connection until it has answered; in PROCESS mode the
  * reactor goes on spooling and the successor gets the whole request. */
@@ -543,6 +584,7 @@ int main(void)
     RUN(test_move);
     RUN(test_dropped);
     RUN(test_abandoned);
+    RUN(test_pipelined_upload);
     RUN(test_reload_mid_upload);
     http_app_stop(&app);
     RUN(test_streamed);
