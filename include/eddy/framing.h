@@ -140,7 +140,6 @@ typedef struct eddy_frame_state {
     bool continue_due;            /* send "100 Continue" now; the connection clears it */
     eddy_http1_error_t error;     /* why the last call failed with -EDDY_EHTTP_PARSE */
     eddy_http1_chunked_t chunked; /* chunked body decoder */
-    bool stream;                  /* the parsed head's body comes in parts */
     uint64_t stream_left;         /* body bytes still to deliver in parts */
     uint8_t part;                 /* eddy_packet_part_t of the last packet returned */
 } eddy_frame_state_t;

@@ -1,8 +1,8 @@
 /*
  * multipart/form-data requests: the body runs through the streaming
- * multipart parser as it arrives (BASE mode: in pieces, never whole in
- * memory; PROCESS mode: whole, as the reactor framed it) before the handler
- * is called. Plain fields become the request's form fields, bounded by
+ * multipart parser as it arrives, in pieces, never whole in memory (a
+ * chunked body, which the framing does not stream, whole as it was framed)
+ * before the handler is called. Plain fields become the request's form fields, bounded by
  * package_max_length together; file parts go to upload sinks (temp files in
  * upload_tmp_dir, bounded by upload_max_filesize) and are listed as
  * eddy_http_file_t. Every temp file is removed when the response ends

@@ -205,7 +205,6 @@ void eddy_frame_state_reset(eddy_frame_state_t *st)
     st->body_data = 0;
     st->body = EDDY_HTTP1_BODY_NONE;
     st->continue_due = false;
-    st->stream = false;
     st->stream_left = 0;
     st->part = EDDY_PACKET_WHOLE;
     st->error = EDDY_HTTP1_ERR_NONE;
@@ -458,13 +457,14 @@ static ssize_t http_head(const eddy_framing_t *f, eddy_frame_state_t *st, const 
     st->scanned = 0;
     st->head_len = (size_t)n;
     st->body = (uint8_t)req.body;
-    st->stream = f->http_stream_max_body && req.body == EDDY_HTTP1_BODY_LENGTH &&
-                 req.content_length > 0 && is_form_data(&req);
-    if (st->stream && req.content_length > f->http_stream_max_body)
+    bool stream = f->http_stream_max_body && req.body == EDDY_HTTP1_BODY_LENGTH &&
+                  req.content_length > 0 && is_form_data(&req);
+    if (stream && req.content_length > f->http_stream_max_body)
         return http_fail(st, EDDY_HTTP1_ERR_BODY_TOO_LARGE);
-    if (req.body == EDDY_HTTP1_BODY_LENGTH && !st->stream)
+    if (stream)
+        st->stream_left = req.content_length;
+    else if (req.body == EDDY_HTTP1_BODY_LENGTH)
         st->expected = (size_t)n + (size_t)req.content_length;
-    if (st->stream) st->stream_left = req.content_length;
     if (req.body == EDDY_HTTP1_BODY_CHUNKED) {
         eddy_http1_chunked_init(&st->chunked, &limits);
         st->body_pos = (size_t)n;
@@ -534,7 +534,7 @@ static ssize_t next_http(const eddy_framing_t *f, eddy_frame_state_t *st, const 
         ssize_t rc = http_head(f, st, data, len);
         if (rc < 0 || st->head_len == 0) return rc;
     }
-    if (st->stream) return stream_head(st);
+    if (st->stream_left > 0) return stream_head(st); /* the head just parsed */
     switch (st->body) {
     case EDDY_HTTP1_BODY_NONE: return packet_done(st, st->head_len);
     case EDDY_HTTP1_BODY_LENGTH: return len < st->expected ? 0 : packet_done(st, st->expected);

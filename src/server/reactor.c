@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "eddy/proctitle.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include "eddy/error.h"
 #include "eddy/log.h"
 #include "eddy/loop.h"
+#include "eddy/proctitle.h"
 #include "server_internal.h"
 
 #define HELD_CHECK_MS  2   /* how often held connections look at their worker's queue */
@@ -414,12 +414,16 @@ static void answer_status(reactor_t *r, rsession_t *rs, int status)
     if (n > 0) eddy_send(rs->conn, reply, (size_t)n);
 }
 
+static const char *spool_dir(const reactor_t *r, const rsession_t *rs)
+{
+    const char *dir = r->s->ports[rs->port].spool_dir;
+    return dir ? dir : "/tmp";
+}
+
 static void spool_failed(reactor_t *r, rsession_t *rs, eddy_conn_t *c, int err)
 {
     EDDY_ERROR("reactor %d: session %llx: spooling the request body to %s: %s; closing", r->index,
-               (unsigned long long)conn_session(c),
-               r->s->ports[rs->port].spool_dir ? r->s->ports[rs->port].spool_dir : "/tmp",
-               eddy_strerror(err));
+               (unsigned long long)conn_session(c), spool_dir(r, rs), eddy_strerror(err));
     eddy__spool_drop(rs->spool);
     rs->spool = NULL;
     /* Not ahead of the answers still due to requests before it (those the
@@ -472,7 +476,7 @@ static void spool_part(reactor_t *r, rsession_t *rs, eddy_conn_t *c, eddy_packet
     if (part == EDDY_PACKET_HEAD) {
         eddy__spool_drop(rs->spool); /* never: a head comes after the last body's end */
         rs->spool = NULL;
-        int rc = eddy__spool_open(&rs->spool, r->s->ports[rs->port].spool_dir, data, len);
+        int rc = eddy__spool_open(&rs->spool, spool_dir(r, rs), data, len);
         if (rc < 0) spool_failed(r, rs, c, rc);
         return;
     }

@@ -42,7 +42,7 @@ int eddy__spool_open(body_spool_t **out, const char *dir, const char *head, size
     body_spool_t *sp = calloc(1, sizeof *sp);
     if (!sp) return -ENOMEM;
     sp->fd = -1;
-    int n = snprintf(sp->path, sizeof sp->path, "%s/eddy-body-XXXXXX", dir ? dir : "/tmp");
+    int n = snprintf(sp->path, sizeof sp->path, "%s/eddy-body-XXXXXX", dir);
     sp->head = malloc(head_len);
     int rc = n < 0 || (size_t)n >= sizeof sp->path ? -ENAMETOOLONG : sp->head ? 0 : -ENOMEM;
     if (rc == 0 && (sp->fd = mkostemp(sp->path, O_CLOEXEC)) < 0) rc = -errno;

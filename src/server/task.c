@@ -9,13 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "eddy/proctitle.h"
 #include <time.h>
 #include <unistd.h>
 
 #include "eddy/clock.h"
 #include "eddy/error.h"
 #include "eddy/log.h"
+#include "eddy/proctitle.h"
 #include "ipc.h"
 #include "server_internal.h"
 

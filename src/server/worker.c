@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "eddy/proctitle.h"
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include "eddy/error.h"
 #include "eddy/log.h"
 #include "eddy/loop.h"
+#include "eddy/proctitle.h"
 #include "server_internal.h"
 
 #define LEAVE_SETTLE_MS 20
