@@ -517,7 +517,9 @@ static void conn_read_at_most(eddy_conn_t *c, size_t max_reads)
             eddy__conn_finish(c, EDDY_CLOSE_ERROR, -ENOMEM, true);
             return;
         }
-        ssize_t n = read(c->fd, buf, room);
+        /* recv, not read: a socket's read also walks the file layer
+         * (f_pos lock, rw_verify_area, fsnotify), ~1.5 % of an echo's CPU. */
+        ssize_t n = recv(c->fd, buf, room, 0);
         if (n > 0) {
             c->bytes_in += (uint64_t)n;
             c->group->stats.bytes_in += (uint64_t)n;
