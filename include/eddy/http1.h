@@ -171,6 +171,10 @@ EDDY_EXPORT int eddy_http1_error_status(eddy_http1_error_t err);
 /* The reason phrase of a status code ("Not Found"), from RFC 9110 and the
  * registry; "Unknown" for a code without one. A static string, never NULL. */
 EDDY_EXPORT const char *eddy_http1_reason(int status);
+/* The status line of a code that has a reason phrase, "HTTP/1.1 404 Not
+ * Found\r\n" (a static string, its length in *len), or NULL (and *len 0)
+ * for any other code. */
+EDDY_EXPORT const char *eddy_http1_status_line(int status, size_t *len);
 /* "EDDY_HTTP1_ERR_TE_WITH_CL", and a description; static strings, never NULL. */
 EDDY_EXPORT const char *eddy_http1_error_name(eddy_http1_error_t err);
 EDDY_EXPORT const char *eddy_http1_error_str(eddy_http1_error_t err);

@@ -1276,12 +1276,40 @@ static void test_token_and_field_value(void)
     CHECK(!eddy_http1_is_field_value("a\x7f"));
 }
 
+/* Every code with a reason has the status line the server formatted before
+ * the table (number, space, reason), and the table drops none of them. */
+static void test_status_lines(void)
+{
+    int known = 0;
+    for (int status = -1; status <= 1000; status++) {
+        size_t len = 99;
+        const char *line = eddy_http1_status_line(status, &len);
+        const char *reason = eddy_http1_reason(status);
+        if (strcmp(reason, "Unknown") == 0) {
+            CHECK(line == NULL);
+            CHECK_EQ(len, 0);
+            continue;
+        }
+        char want[64];
+        int n = snprintf(want, sizeof want, "HTTP/1.1 %d %s\r\n", status, reason);
+        CHECK(line != NULL);
+        CHECK_EQ(len, n);
+        CHECK_STR(line, want);
+        known++;
+    }
+    CHECK_EQ(known, 60);
+    size_t len;
+    CHECK_STR(eddy_http1_status_line(200, &len), "HTTP/1.1 200 OK\r\n");
+    CHECK_EQ(len, 17);
+}
+
 int main(void)
 {
     guard_init();
     paths_init();
     RUN(test_simd_api);
     RUN(test_token_and_field_value);
+    RUN(test_status_lines);
     RUN(test_simple);
     RUN(test_browser);
     RUN(test_shapes);
