@@ -176,6 +176,10 @@ int eddy__serve_static(eddy_http_req_t *req, const eddy_static_t *st, const char
                        bool fall_through);
 
 /* response.c */
+#define EDDY__U64_DIGITS_MAX 20 /* UINT64_MAX in decimal */
+/* v in decimal at dst (no NUL; room for EDDY__U64_DIGITS_MAX); returns the
+ * length. */
+size_t eddy__http_format_u64(char *dst, uint64_t v);
 void eddy__res_init(eddy_http_res_t *res);
 void eddy__res_reset(eddy_http_res_t *res);
 /* A minimal response (refusals, 500 for a handler that forgot), then end. */

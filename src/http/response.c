@@ -35,11 +35,6 @@ static int out_add(const void *p, size_t n)
     return eddy_buf_append(&out, p, n);
 }
 
-static int out_str(const char *s)
-{
-    return out_add(s, strlen(s));
-}
-
 /* ---- headers --------------------------------------------------------------------- */
 
 static bool name_is(const char *name, const char *what)
@@ -271,70 +266,105 @@ static void decide_close(eddy_http_req_t *req)
                        res->mode == BODY_CLOSE || req->close_last;
 }
 
-/* Decimal digits of v at the end of buf[0..24); returns where they start.
- * (snprintf was a visible part of a hello-world request's CPU time.) */
-static char *utoa_end(uint64_t v, char *end)
+size_t eddy__http_format_u64(char *dst, uint64_t v)
 {
+    char digits[EDDY__U64_DIGITS_MAX], *end = digits + sizeof digits, *p = end;
     do {
-        *--end = (char)('0' + v % 10);
+        *--p = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    return end;
+    memcpy(dst, p, (size_t)(end - p));
+    return (size_t)(end - p);
 }
 
-static int out_status_line(int status)
+static char *put(char *w, const void *p, size_t n)
 {
-    char num[24], *end = num + sizeof num;
-    char *p = utoa_end((uint64_t)status, end);
-    int rc = out_add("HTTP/1.1 ", 9);
-    if (rc == 0) rc = out_add(p, (size_t)(end - p));
-    if (rc == 0) rc = out_add(" ", 1);
-    if (rc == 0) rc = out_str(eddy_http1_reason(status));
-    if (rc == 0) rc = out_add("\r\n", 2);
-    return rc;
+    memcpy(w, p, n);
+    return w + n;
 }
 
-static int out_content_length(uint64_t len)
+/* A string literal, its length known at compile time. */
+#define PUT_LIT(w, lit) put(w, lit, sizeof lit - 1)
+
+/* "HTTP/1.1 299 Unknown\r\n": a code without a reason (set_status takes
+ * any of 200..999), at its longest. */
+#define UNKNOWN_LINE_MAX (sizeof "HTTP/1.1  Unknown\r\n" - 1 + EDDY__U64_DIGITS_MAX)
+
+static char *put_status_line(char *w, int status)
 {
-    char num[24], *end = num + sizeof num;
-    char *p = utoa_end(len, end);
-    int rc = out_add("Content-Length: ", 16);
-    if (rc == 0) rc = out_add(p, (size_t)(end - p));
-    if (rc == 0) rc = out_add("\r\n", 2);
-    return rc;
+    size_t len;
+    const char *line = eddy_http1_status_line(status, &len);
+    if (line) return put(w, line, len);
+    w = PUT_LIT(w, "HTTP/1.1 ");
+    w += eddy__http_format_u64(w, (uint64_t)status);
+    return PUT_LIT(w, " Unknown\r\n");
 }
 
-/* Status line, eddy's headers, the handler's, and the framing headers. */
+/* What build_head may write besides the status line, the server's name and
+ * the handler's headers, each header at its longest. */
+#define HEAD_OWN_MAX                                                                               \
+    (sizeof "Server: \r\n" + sizeof "Date: \r\n" + EDDY_HTTP_DATE_LEN +                            \
+     sizeof "Vary: Accept-Encoding\r\n" + sizeof "Content-Encoding: deflate\r\n" +                 \
+     sizeof "Content-Length: \r\n" + EDDY__U64_DIGITS_MAX +                                        \
+     sizeof "Transfer-Encoding: chunked\r\n" + sizeof "Connection: keep-alive\r\n" +               \
+     sizeof "\r\n")
+
+/* Server and Date, unless the handler set its own. */
+static char *put_server_and_date(char *w, const eddy_http_req_t *req, const char *server,
+                                 size_t server_len)
+{
+    unsigned has = req->res.has;
+    if (server_len && !(has & RH_SERVER)) {
+        w = PUT_LIT(w, "Server: ");
+        w = put(w, server, server_len);
+        w = PUT_LIT(w, "\r\n");
+    }
+    if (!(has & RH_DATE)) {
+        w = PUT_LIT(w, "Date: ");
+        w = put(w, eddy_loop_date(eddy_server_loop(req->ctx->server)), EDDY_HTTP_DATE_LEN);
+        w = PUT_LIT(w, "\r\n");
+    }
+    return w;
+}
+
+/* Vary, the coding, how the body is framed, and whether the connection stays. */
+static char *put_framing(char *w, const eddy_http_req_t *req, bool vary)
+{
+    const eddy_http_res_t *res = &req->res;
+    if (vary && !(res->has & RH_VARY)) w = PUT_LIT(w, "Vary: Accept-Encoding\r\n");
+    if (res->coding == CODING_GZIP) w = PUT_LIT(w, "Content-Encoding: gzip\r\n");
+    if (res->coding == CODING_DEFLATE) w = PUT_LIT(w, "Content-Encoding: deflate\r\n");
+    if (res->mode == BODY_FIXED && res->status != 204 && res->status >= 200) {
+        w = PUT_LIT(w, "Content-Length: ");
+        w += eddy__http_format_u64(w, res->content_length);
+        w = PUT_LIT(w, "\r\n");
+    }
+    if (res->mode == BODY_CHUNKED) w = PUT_LIT(w, "Transfer-Encoding: chunked\r\n");
+    if (res->close_after) w = PUT_LIT(w, "Connection: close\r\n");
+    if (!res->close_after && req->h.minor_version == 0)
+        w = PUT_LIT(w, "Connection: keep-alive\r\n");
+    return w;
+}
+
+/* Status line, eddy's headers, the handler's, and the framing headers,
+ * written straight into the buffer after one reservation at their longest. */
 static int build_head(eddy_http_req_t *req, bool vary)
 {
     eddy_http_res_t *res = &req->res;
-    const eddy_http_options_t *o = &req->ctx->opts;
+    const char *server = req->ctx->opts.server_name;
+    size_t server_len = strlen(server), headers_len = eddy_buf_len(&res->headers);
     decide_close(req);
-    int rc = out_status_line(res->status);
-    if (rc == 0 && o->server_name[0] && !(res->has & RH_SERVER)) {
-        rc = out_str("Server: ");
-        if (rc == 0) rc = out_str(o->server_name);
-        if (rc == 0) rc = out_add("\r\n", 2);
-    }
-    if (rc == 0 && !(res->has & RH_DATE)) {
-        rc = out_str("Date: ");
-        if (rc == 0) rc = out_str(eddy_loop_date(eddy_server_loop(req->ctx->server)));
-        if (rc == 0) rc = out_add("\r\n", 2);
-    }
-    if (rc == 0) rc = out_add(eddy_buf_data(&res->headers), eddy_buf_len(&res->headers));
-    if (rc == 0 && vary && !(res->has & RH_VARY)) rc = out_str("Vary: Accept-Encoding\r\n");
-    if (rc == 0 && res->coding != CODING_IDENTITY)
-        rc = out_str(res->coding == CODING_GZIP ? "Content-Encoding: gzip\r\n"
-                                                : "Content-Encoding: deflate\r\n");
-    bool length = res->mode == BODY_FIXED && res->status != 204 && res->status >= 200;
-    if (rc == 0 && length) rc = out_content_length(res->content_length);
-    if (rc == 0 && res->mode == BODY_CHUNKED) rc = out_str("Transfer-Encoding: chunked\r\n");
-    if (rc == 0 && res->close_after) rc = out_str("Connection: close\r\n");
-    if (rc == 0 && !res->close_after && req->h.minor_version == 0)
-        rc = out_str("Connection: keep-alive\r\n");
-    if (rc == 0) rc = out_add("\r\n", 2);
     res->started = true;
-    return rc;
+    if (eddy_buf_reserve(&out, UNKNOWN_LINE_MAX + server_len + headers_len + HEAD_OWN_MAX) < 0)
+        return -ENOMEM;
+    char *start = eddy_buf_tail(&out), *w = start;
+    w = put_status_line(w, res->status);
+    w = put_server_and_date(w, req, server, server_len);
+    if (headers_len) w = put(w, eddy_buf_data(&res->headers), headers_len);
+    w = put_framing(w, req, vary);
+    w = PUT_LIT(w, "\r\n");
+    eddy_buf_commit(&out, (size_t)(w - start));
+    return 0;
 }
 
 /* Send what the buffer holds, in one eddy_server_send. */

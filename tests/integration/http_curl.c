@@ -42,6 +42,10 @@ static void test_status_and_headers(void)
     out = curl("-i", "/status/201");
     CHECK_CONTAINS(out, "HTTP/1.1 201 Created\r\n");
     free(out);
+    out = curl("-i", "/status/299"); /* a code without a reason phrase */
+    CHECK_CONTAINS(out, "HTTP/1.1 299 Unknown\r\n");
+    CHECK_CONTAINS(out, "Content-Length: 41\r\n");
+    free(out);
     out = curl("-i", "/status/204");
     CHECK_CONTAINS(out, "HTTP/1.1 204 No Content\r\n");
     CHECK_LACKS(out, "Content-Length");
