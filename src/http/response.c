@@ -37,21 +37,26 @@ static int out_add(const void *p, size_t n)
 
 /* ---- headers --------------------------------------------------------------------- */
 
-static bool name_is(const char *name, const char *what)
+/* ASCII only, whatever the locale: header names are tokens. */
+static bool same_name(const char *a, const char *b, size_t n)
 {
-    return strcasecmp(name, what) == 0;
+    for (size_t i = 0; i < n; i++) {
+        char x = a[i] >= 'A' && a[i] <= 'Z' ? (char)(a[i] + 32) : a[i];
+        char y = b[i] >= 'A' && b[i] <= 'Z' ? (char)(b[i] + 32) : b[i];
+        if (x != y) return false;
+    }
+    return true;
 }
 
-/* Remove every line of b whose name is name. */
-static void remove_lines(eddy_buf_t *b, const char *name)
+/* Remove every line of b whose name is name[0..nlen). */
+static void remove_lines(eddy_buf_t *b, const char *name, size_t nlen)
 {
-    size_t nlen = strlen(name);
     char *p = eddy_buf_data(b);
     size_t len = eddy_buf_len(b), i = 0;
     while (i < len) {
         char *eol = memchr(p + i, '\n', len - i);
         size_t line = eol ? (size_t)(eol - (p + i)) + 1 : len - i;
-        if (line > nlen && p[i + nlen] == ':' && strncasecmp(p + i, name, nlen) == 0) {
+        if (line > nlen && p[i + nlen] == ':' && same_name(p + i, name, nlen)) {
             memmove(p + i, p + i + line, len - i - line);
             len -= line;
             b->end -= line;
@@ -61,9 +66,9 @@ static void remove_lines(eddy_buf_t *b, const char *name)
     }
 }
 
-static int add_line(eddy_buf_t *b, const char *name, const char *value)
+static int add_line(eddy_buf_t *b, const char *name, size_t n, const char *value)
 {
-    size_t n = strlen(name), v = strlen(value);
+    size_t v = strlen(value);
     if (eddy_buf_reserve(b, n + v + 4) < 0) return -ENOMEM;
     char *p = eddy_buf_tail(b);
     memcpy(p, name, n);
@@ -89,40 +94,80 @@ static bool lists_close(const char *v)
     return false;
 }
 
+/* What eddy does with a header of the handler's, by its name. */
+typedef enum header_kind {
+    HEADER_STORED,     /* kept as it is; a tracked one sets its RH_ bit */
+    HEADER_LENGTH,     /* Content-Length: remembered, eddy writes it */
+    HEADER_CONNECTION, /* remembered, eddy writes it */
+    HEADER_EDDYS_OWN,  /* Transfer-Encoding: refused */
+} header_kind_t;
+
+typedef struct tracked_name {
+    const char *name;
+    size_t len;
+    header_kind_t kind;
+    unsigned bit; /* the RH_* a stored one sets */
+} tracked_name_t;
+
+#define TRACKED(name, kind, bit)                                                                   \
+    {                                                                                              \
+        name, sizeof name - 1, kind, bit                                                           \
+    }
+
+/* Lengths differ but for Date and Vary, so most names are told apart by
+ * their length alone, and at most two are compared letter by letter. */
+static const tracked_name_t tracked_names[] = {
+    TRACKED("Content-Type", HEADER_STORED, RH_CONTENT_TYPE),
+    TRACKED("Content-Length", HEADER_LENGTH, 0),
+    TRACKED("Connection", HEADER_CONNECTION, 0),
+    TRACKED("Date", HEADER_STORED, RH_DATE),
+    TRACKED("Server", HEADER_STORED, RH_SERVER),
+    TRACKED("Vary", HEADER_STORED, RH_VARY),
+    TRACKED("Content-Encoding", HEADER_STORED, RH_CONTENT_ENCODING),
+    TRACKED("Content-Range", HEADER_STORED, RH_CONTENT_RANGE),
+    TRACKED("Transfer-Encoding", HEADER_EDDYS_OWN, 0),
+};
+
+static const tracked_name_t *find_tracked(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof tracked_names / sizeof tracked_names[0]; i++) {
+        const tracked_name_t *t = &tracked_names[i];
+        if (t->len == len && same_name(name, t->name, len)) return t;
+    }
+    return NULL;
+}
+
+static int remember_length(eddy_http_res_t *res, const char *value)
+{
+    uint64_t v;
+    eddy_http1_error_t err;
+    if (eddy_http1_parse_content_length(value, strlen(value), &v, &err) < 0) return -EINVAL;
+    res->content_length = v;
+    res->has |= RH_CONTENT_LENGTH;
+    return 0;
+}
+
 /* Headers eddy writes itself (Content-Length, Connection) are remembered,
  * not stored; the others are noted so eddy knows what the handler chose. */
 static int set_or_add(eddy_http_res_t *res, const char *name, const char *value, bool replace)
 {
     if (res->started || res->ended) return -EDDY_ESTATE;
     if (!eddy_http1_is_token(name) || !eddy_http1_is_field_value(value)) return -EINVAL;
-    if (name_is(name, "Transfer-Encoding")) return -EINVAL;
-    if (name_is(name, "Content-Length")) {
-        uint64_t v;
-        eddy_http1_error_t err;
-        if (eddy_http1_parse_content_length(value, strlen(value), &v, &err) < 0) return -EINVAL;
-        res->content_length = v;
-        res->has |= RH_CONTENT_LENGTH;
-        return 0;
-    }
-    if (name_is(name, "Connection")) {
+    size_t nlen = strlen(name);
+    const tracked_name_t *t = find_tracked(name, nlen);
+    switch (t ? t->kind : HEADER_STORED) {
+    case HEADER_EDDYS_OWN: return -EINVAL;
+    case HEADER_LENGTH: return remember_length(res, value);
+    case HEADER_CONNECTION:
         if (lists_close(value)) res->has |= RH_CONNECTION_CLOSE;
         return 0;
+    case HEADER_STORED: break;
     }
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } noted[] = {
-        {"Content-Type", RH_CONTENT_TYPE},
-        {"Content-Encoding", RH_CONTENT_ENCODING},
-        {"Content-Range", RH_CONTENT_RANGE},
-        {"Date", RH_DATE},
-        {"Server", RH_SERVER},
-        {"Vary", RH_VARY},
-    };
-    for (size_t i = 0; i < sizeof noted / sizeof noted[0]; i++)
-        if (name_is(name, noted[i].name)) res->has |= noted[i].bit;
-    if (replace) remove_lines(&res->headers, name);
-    return add_line(&res->headers, name, value);
+    /* A tracked name whose bit is clear has no line yet: nothing to remove. */
+    bool may_have_lines = !t || (res->has & t->bit);
+    if (t) res->has |= t->bit;
+    if (replace && may_have_lines) remove_lines(&res->headers, name, nlen);
+    return add_line(&res->headers, name, nlen, value);
 }
 
 int eddy_http_set_header(eddy_http_res_t *res, const char *name, const char *value)
@@ -139,7 +184,7 @@ int eddy_http_add_trailer(eddy_http_res_t *res, const char *name, const char *va
 {
     if (res->ended) return -EDDY_ESTATE;
     if (!eddy_http1_is_token(name) || !eddy_http1_is_field_value(value)) return -EINVAL;
-    return add_line(&res->trailers, name, value);
+    return add_line(&res->trailers, name, strlen(name), value);
 }
 
 int eddy_http_set_status(eddy_http_res_t *res, int status)
