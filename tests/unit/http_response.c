@@ -96,9 +96,11 @@ static void test_stored_and_replaced(void)
     CHECK_EQ(eddy_http_set_header(res, "Content-Typf", "t"), 0);
     CHECK_EQ(eddy_http_set_header(res, "Connectiom", "close"), 0);
     CHECK_EQ(eddy_http_set_header(res, "Content-Lengtx", "x"), 0);
+    CHECK_EQ(eddy_http_set_header(res, "Content_Type", "u"), 0); /* '_' | 0x20 is not '-' */
     CHECK_EQ(res->has, has);
     check_lines(res, "content-TYPE: text/html\r\nX-AB: 3\r\nX: 4\r\nX-a: 5\r\nDote: d\r\n"
-                     "Content-Typf: t\r\nConnectiom: close\r\nContent-Lengtx: x\r\n");
+                     "Content-Typf: t\r\nConnectiom: close\r\nContent-Lengtx: x\r\n"
+                     "Content_Type: u\r\n");
     free_request(req);
 }
 
