@@ -180,6 +180,9 @@ int eddy__serve_static(eddy_http_req_t *req, const eddy_static_t *st, const char
 /* v in decimal at dst (no NUL; room for EDDY__U64_DIGITS_MAX); returns the
  * length. */
 size_t eddy__http_format_u64(char *dst, uint64_t v);
+#define EDDY__U64_HEX_DIGITS_MAX 16
+/* The same in lowercase hexadecimal (a chunk's size). */
+size_t eddy__http_format_hex(char *dst, uint64_t v);
 void eddy__res_init(eddy_http_res_t *res);
 void eddy__res_reset(eddy_http_res_t *res);
 /* A minimal response (refusals, 500 for a handler that forgot), then end. */

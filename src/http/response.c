@@ -333,6 +333,18 @@ size_t eddy__http_format_u64(char *dst, uint64_t v)
     return (size_t)(end - p);
 }
 
+size_t eddy__http_format_hex(char *dst, uint64_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    char digits[EDDY__U64_HEX_DIGITS_MAX], *end = digits + sizeof digits, *p = end;
+    do {
+        *--p = hex[v & 15];
+        v >>= 4;
+    } while (v);
+    memcpy(dst, p, (size_t)(end - p));
+    return (size_t)(end - p);
+}
+
 static char *put(char *w, const void *p, size_t n)
 {
     memcpy(w, p, n);
@@ -434,12 +446,14 @@ static int out_flush(eddy_http_req_t *req)
 static int add_chunk(const char *data, size_t len)
 {
     if (len == 0) return 0;
-    char size[24];
-    int n = snprintf(size, sizeof size, "%zx\r\n", len);
-    int rc = out_add(size, (size_t)n);
-    if (rc == 0) rc = out_add(data, len);
-    if (rc == 0) rc = out_add("\r\n", 2);
-    return rc;
+    if (eddy_buf_reserve(&out, EDDY__U64_HEX_DIGITS_MAX + 2 + len + 2) < 0) return -ENOMEM;
+    char *start = eddy_buf_tail(&out), *w = start;
+    w += eddy__http_format_hex(w, len);
+    w = PUT_LIT(w, "\r\n");
+    w = put(w, data, len);
+    w = PUT_LIT(w, "\r\n");
+    eddy_buf_commit(&out, (size_t)(w - start));
+    return 0;
 }
 
 static int add_last_chunk(eddy_http_res_t *res)

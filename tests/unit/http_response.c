@@ -1,7 +1,7 @@
 /* The response's pieces that need no connection: the decimal conversion
- * of the head, and what eddy_http_set_header / _add_header store, remember
- * (Content-Length, Connection, the noted names whatever their case) and
- * refuse. */
+ * of the head, the hexadecimal one of chunk sizes, and what
+ * eddy_http_set_header / _add_header store, remember (Content-Length,
+ * Connection, the noted names whatever their case) and refuse. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -42,6 +42,33 @@ static void test_format_u64(void)
         check_u64(p - 1);
         check_u64(p);
         check_u64(p + 1);
+    }
+}
+
+static void check_hex(uint64_t v)
+{
+    char got[EDDY__U64_HEX_DIGITS_MAX + 4], want[32];
+    memset(got, 'x', sizeof got);
+    size_t n = eddy__http_format_hex(got, v);
+    snprintf(want, sizeof want, "%" PRIx64, v);
+    CHECK_EQ(n, strlen(want));
+    CHECK(memcmp(got, want, n) == 0);
+    CHECK_EQ(got[n], 'x');
+}
+
+static void test_format_hex(void)
+{
+    check_hex(0);
+    check_hex(9);
+    check_hex(10);
+    check_hex(15);
+    check_hex(16);
+    check_hex(0xabcdef);
+    check_hex(UINT64_MAX);
+    for (uint64_t p = 1; p <= UINT64_MAX / 16; p *= 16) {
+        check_hex(p - 1);
+        check_hex(p);
+        check_hex(p + 1);
     }
 }
 
@@ -186,6 +213,7 @@ static void test_refused(void)
 int main(void)
 {
     RUN(test_format_u64);
+    RUN(test_format_hex);
     RUN(test_stored_and_replaced);
     RUN(test_noted_names);
     RUN(test_remembered);
