@@ -70,8 +70,6 @@ typedef enum coding { CODING_IDENTITY, CODING_GZIP, CODING_DEFLATE } coding_t;
 struct eddy_http_res {
     int status;
     unsigned has;            /* RH_* of the headers set */
-    eddy_buf_t headers;      /* "Name: value\r\n" lines the handler set */
-    eddy_buf_t trailers;     /* likewise, for the last chunk */
     uint64_t content_length; /* when RH_CONTENT_LENGTH */
     body_mode_t mode;
     bool started;  /* the head was sent */
@@ -81,6 +79,10 @@ struct eddy_http_res {
     coding_t coding;
     struct z_stream_s *z; /* streaming compression */
     uint64_t body_sent;   /* body bytes queued, for the log and raw streaming */
+    /* Last: the buffers are kept from response to response; eddy__res_reset
+     * zeroes everything above them. */
+    eddy_buf_t headers;  /* "Name: value\r\n" lines the handler set */
+    eddy_buf_t trailers; /* likewise, for the last chunk */
 };
 
 typedef struct http_conn http_conn_t;
