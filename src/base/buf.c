@@ -90,65 +90,97 @@ static void chain_push(eddy_chain_t *c, eddy_chunk_t *k)
     c->bytes += k->len;
 }
 
-/* Each thread keeps a few free default-size chunks. A server that answers
- * and flushes every iteration would otherwise allocate and free 16 KiB per
+/* Each thread keeps a few free default-size chunks, and a few bare chunk
+ * headers for owned memory and file ranges. A server that answers and
+ * flushes every iteration would otherwise allocate and free 16 KiB per
  * reply, and glibc would keep trimming and regrowing the heap (brk plus a
- * page fault per reuse). The cache is emptied when the thread exits. */
+ * page fault per reuse); the headers, one per reply in the output arena, are
+ * a malloc and a free per reply. The caches are emptied when the thread
+ * exits. */
 #define CHUNK_CACHE_MAX 64
 
-static __thread struct chunk_cache {
+typedef struct chunk_cache {
     eddy_chunk_t *head;
     unsigned count;
-} chunk_cache;
+} chunk_cache_t;
+
+static __thread chunk_cache_t copy_cache; /* EDDY_CHUNK_DEFAULT bytes of data */
+static __thread chunk_cache_t node_cache; /* headers only */
+static __thread bool caches_armed;
 static pthread_key_t chunk_cache_key;
 static pthread_once_t chunk_cache_once = PTHREAD_ONCE_INIT;
 
-static void chunk_cache_drain(void *unused)
+static void cache_drain(chunk_cache_t *cache)
 {
-    while (chunk_cache.head) {
-        eddy_chunk_t *k = chunk_cache.head;
-        chunk_cache.head = k->next;
+    while (cache->head) {
+        eddy_chunk_t *k = cache->head;
+        cache->head = k->next;
         free(k);
     }
-    chunk_cache.count = 0;
+    cache->count = 0;
+}
+
+static void chunk_caches_drain(void *unused)
+{
+    cache_drain(&copy_cache);
+    cache_drain(&node_cache);
+    caches_armed = false;
 }
 
 static void chunk_cache_init(void)
 {
-    pthread_key_create(&chunk_cache_key, chunk_cache_drain);
+    pthread_key_create(&chunk_cache_key, chunk_caches_drain);
 }
 
 /* The main thread never runs key destructors: drain it at exit too. */
 __attribute__((destructor)) static void chunk_cache_drain_at_exit(void)
 {
-    chunk_cache_drain(NULL);
+    chunk_caches_drain(NULL);
+}
+
+static eddy_chunk_t *cache_take(chunk_cache_t *cache)
+{
+    eddy_chunk_t *k = cache->head;
+    if (!k) return NULL;
+    cache->head = k->next;
+    cache->count--;
+    return k;
+}
+
+static bool cache_put(chunk_cache_t *cache, eddy_chunk_t *k)
+{
+    if (cache->count >= CHUNK_CACHE_MAX) return false;
+    if (!caches_armed) {
+        pthread_once(&chunk_cache_once, chunk_cache_init);
+        pthread_setspecific(chunk_cache_key, &copy_cache); /* arms the destructor */
+        caches_armed = true;
+    }
+    k->next = cache->head;
+    cache->head = k;
+    cache->count++;
+    return true;
 }
 
 static eddy_chunk_t *chunk_alloc(size_t cap)
 {
-    if (cap == EDDY_CHUNK_DEFAULT && chunk_cache.head) {
-        eddy_chunk_t *k = chunk_cache.head;
-        chunk_cache.head = k->next;
-        chunk_cache.count--;
-        return k;
-    }
-    return malloc(sizeof(eddy_chunk_t) + cap);
+    eddy_chunk_t *k = cap == EDDY_CHUNK_DEFAULT ? cache_take(&copy_cache) : NULL;
+    return k ? k : malloc(sizeof(eddy_chunk_t) + cap);
+}
+
+static eddy_chunk_t *node_alloc(void)
+{
+    eddy_chunk_t *k = cache_take(&node_cache);
+    if (!k) return calloc(1, sizeof *k);
+    memset(k, 0, sizeof *k);
+    return k;
 }
 
 static void chunk_free(eddy_chunk_t *k)
 {
-    if (k->kind != EDDY_CHUNK_COPY || k->u.mem.cap != EDDY_CHUNK_DEFAULT ||
-        chunk_cache.count >= CHUNK_CACHE_MAX) {
-        free(k);
-        return;
-    }
-    if (chunk_cache.count == 0) {
-        pthread_once(&chunk_cache_once, chunk_cache_init);
-        pthread_setspecific(chunk_cache_key, &chunk_cache); /* arms the destructor */
-    }
-    k->next = chunk_cache.head;
-    chunk_cache.head = k;
-    chunk_cache.count++;
+    bool kept = k->kind != EDDY_CHUNK_COPY           ? cache_put(&node_cache, k)
+                : k->u.mem.cap == EDDY_CHUNK_DEFAULT ? cache_put(&copy_cache, k)
+                                                     : false;
+    if (!kept) free(k);
 }
 
 static eddy_chunk_t *chunk_new_copy(size_t cap)
@@ -198,7 +230,7 @@ int eddy_chain_append_owned(eddy_chain_t *c, void *ptr, size_t n, eddy_free_fn f
         if (free_fn) free_fn(ptr, ud);
         return 0;
     }
-    eddy_chunk_t *k = calloc(1, sizeof *k);
+    eddy_chunk_t *k = node_alloc();
     if (!k) return -ENOMEM;
     k->kind = EDDY_CHUNK_OWNED;
     k->len = n;
@@ -216,7 +248,7 @@ int eddy_chain_append_file(eddy_chain_t *c, int fd, off_t offset, size_t n, bool
         if (close_fd) close(fd);
         return 0;
     }
-    eddy_chunk_t *k = calloc(1, sizeof *k);
+    eddy_chunk_t *k = node_alloc();
     if (!k) return -ENOMEM;
     k->kind = EDDY_CHUNK_FILE;
     k->len = n;
