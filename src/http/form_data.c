@@ -1,8 +1,8 @@
 /*
  * multipart/form-data requests: the body runs through the streaming
- * multipart parser as it arrives, in pieces, never whole in memory (a
- * chunked body, which the framing does not stream, whole as it was framed)
- * before the handler is called. Plain fields become the request's form fields, bounded by
+ * multipart parser as it arrives, in pieces, never whole in memory, before
+ * the handler is called; a chunked body comes as it was sent and is
+ * decoded here on the way. Plain fields become the request's form fields, bounded by
  * package_max_length together; file parts go to upload sinks (temp files in
  * upload_tmp_dir, bounded by upload_max_filesize) and are listed as
  * eddy_http_file_t. Every temp file is removed when the response ends
@@ -43,6 +43,8 @@ struct http_form {
     eddy_buf_t value;   /* the current plain field's bytes */
     size_t field_bytes; /* of every plain field so far: package_max_length bounds them */
     http_file_t *file;  /* the current file part, or NULL */
+    bool chunked;       /* pieces come chunked, as sent: dec decodes them */
+    eddy_http1_chunked_t dec;
 };
 
 static int add_file(eddy_http_req_t *req, http_file_t **out)
@@ -153,7 +155,7 @@ static int form_close(eddy_http_req_t *req, int status)
     return status;
 }
 
-int eddy__form_begin(eddy_http_req_t *req)
+int eddy__form_begin(eddy_http_req_t *req, bool as_sent)
 {
     eddy_http_str_t ct = eddy_http_content_type(req);
     if (!eddy_http1_is_form_data(ct.ptr, ct.len)) return 0;
@@ -171,15 +173,18 @@ int eddy__form_begin(eddy_http_req_t *req)
     fs->req = req;
     fs->uo.upload_tmp_dir = o->upload_tmp_dir;
     fs->uo.upload_max_filesize = o->upload_max_filesize;
+    /* The framing checked the chunks with the same limits or stricter ones. */
+    fs->chunked = as_sent && req->h.body == EDDY_HTTP1_BODY_CHUNKED;
+    if (fs->chunked) eddy_http1_chunked_init(&fs->dec, &req->ctx->limits);
     eddy_buf_init(&fs->value);
     req->form_parse = fs;
     return 0;
 }
 
-int eddy__form_feed(eddy_http_req_t *req, const char *data, size_t len)
+/* Decoded body bytes through the multipart parser. */
+static int form_parse(eddy_http_req_t *req, const char *data, size_t len)
 {
     http_form_t *fs = req->form_parse;
-    if (!fs) return 0;
     for (;;) {
         eddy_multipart_event_t ev;
         ssize_t n = eddy_multipart_parse(fs->mp, data, len, &ev);
@@ -198,10 +203,37 @@ int eddy__form_feed(eddy_http_req_t *req, const char *data, size_t len)
     }
 }
 
+/* A piece of a chunked body as sent: each run of data it holds is parsed
+ * as it is decoded. */
+static int form_decode(eddy_http_req_t *req, const char *data, size_t len)
+{
+    http_form_t *fs = req->form_parse;
+    while (len > 0) {
+        /* Bytes after the last chunk: never from the framing. */
+        if (eddy_http1_chunked_done(&fs->dec)) return form_close(req, 400);
+        eddy_http1_str_t run;
+        ssize_t n = eddy_http1_chunked_parse(&fs->dec, data, len, &run);
+        if (n <= 0) return form_close(req, 400);
+        int status = run.len ? form_parse(req, run.ptr, run.len) : 0;
+        if (status) return status;
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int eddy__form_feed(eddy_http_req_t *req, const char *data, size_t len)
+{
+    http_form_t *fs = req->form_parse;
+    if (!fs) return 0;
+    return fs->chunked ? form_decode(req, data, len) : form_parse(req, data, len);
+}
+
 int eddy__form_end(eddy_http_req_t *req)
 {
     http_form_t *fs = req->form_parse;
     if (!fs) return 0;
+    if (fs->chunked && !eddy_http1_chunked_done(&fs->dec)) return form_close(req, 400);
     if (eddy_multipart_finish(fs->mp) < 0) return form_close(req, 400);
     if (fs->npairs > 0) {
         req->form = eddy__arena_alloc(&req->arena, 2 * fs->npairs * sizeof *req->form);
@@ -227,7 +259,7 @@ int eddy__req_multipart(eddy_http_req_t *req)
     /* No body is no form (a GET that carries the type by mistake), not a
      * malformed one. */
     if (req->form_done || req->body.len == 0) return 0;
-    int status = eddy__form_begin(req);
+    int status = eddy__form_begin(req, false);
     if (status == 0 && req->form_parse && req->body.len > req->ctx->opts.upload_max_body) {
         eddy__form_abort(req);
         status = 413;

@@ -158,11 +158,13 @@ void eddy__req_reset(eddy_http_req_t *req);
  * no file is left. */
 int eddy__req_multipart(eddy_http_req_t *req);
 /* The same for a body that arrives in pieces: begin once the head is parsed
- * (nothing for other types), feed each piece, end after the last. Each
+ * (nothing for other types), feed each piece, end after the last. as_sent:
+ * the pieces are the body as it was sent, so a chunked one is decoded here
+ * (else they are decoded bytes, as req->body holds). Each
  * returns 0 or the status to refuse the request with, and after a refusal
  * the parse is over and no file is left. abort drops a parse in progress
  * and its files. */
-int eddy__form_begin(eddy_http_req_t *req);
+int eddy__form_begin(eddy_http_req_t *req, bool as_sent);
 int eddy__form_feed(eddy_http_req_t *req, const char *data, size_t len);
 int eddy__form_end(eddy_http_req_t *req);
 void eddy__form_abort(eddy_http_req_t *req);

@@ -123,12 +123,12 @@ int eddy__req_parse(eddy_http_req_t *req, const char *data, size_t len, bool bod
     if (rc) return rc;
     const char *body = data + n;
     size_t blen = len - (size_t)n;
+    if (body_follows) { /* Content-Length or chunked, it comes in parts */
+        req->body.ptr = "";
+        return 0;
+    }
     switch (req->h.body) {
     case EDDY_HTTP1_BODY_LENGTH:
-        if (body_follows) {
-            req->body.ptr = "";
-            return 0;
-        }
         if (blen < req->h.content_length) return 400;
         req->body.ptr = body;
         req->body.len = (size_t)req->h.content_length;

@@ -440,7 +440,7 @@ static void receive_head(http_ctx_t *ctx, eddy_session_t session, const char *da
     }
     int status = eddy__req_parse(req, data, len, true);
     if (status == 0 && eddy__req_detach(req) < 0) status = 500;
-    if (status == 0) status = eddy__form_begin(req);
+    if (status == 0) status = eddy__form_begin(req, true);
     if (status) eddy__req_detach(req); /* the refusal is logged with the request line */
     req->refuse = status;
     req->receiving = status == 0;
