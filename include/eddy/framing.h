@@ -135,7 +135,7 @@ typedef struct eddy_frame_state {
     /* HTTP mode */
     size_t head_len;              /* length of the pending request's head once parsed, else 0 */
     size_t body_pos;              /* chunked: packet bytes the decoder has consumed */
-    size_t body_data;             /* chunked: body bytes among them */
+    uint64_t body_framing;        /* chunked: chunk framing bytes among them (the rest is data) */
     uint8_t body;                 /* eddy_http1_body_t of the pending request */
     bool continue_due;            /* send "100 Continue" now; the connection clears it */
     eddy_http1_error_t error;     /* why the last call failed with -EDDY_EHTTP_PARSE */

@@ -202,7 +202,7 @@ void eddy_frame_state_reset(eddy_frame_state_t *st)
     st->expected = 0;
     st->head_len = 0;
     st->body_pos = 0;
-    st->body_data = 0;
+    st->body_framing = 0;
     st->body = EDDY_HTTP1_BODY_NONE;
     st->continue_due = false;
     st->stream_left = 0;
@@ -432,6 +432,43 @@ static int parse_streamable(const eddy_framing_t *f, const char *data, size_t le
     return EDDY_HTTP1_ERROR;
 }
 
+/* The chunk framing (size lines, extensions, CRLFs, trailers) a chunked
+ * body whose data may reach max_body may add: as much again, plus a head's
+ * worth, so that a body of one-byte chunks cannot cost five times the limit. */
+static uint64_t chunked_overhead_max(const eddy_framing_t *f, uint64_t max_body)
+{
+    return max_body + f->http_max_header_size;
+}
+
+/* What the parsed head says about its body: whole (Content-Length bytes,
+ * or chunked up to package_max_length) or streamed in parts (a multipart
+ * body: Content-Length up to http_stream_max_body, or chunked with that
+ * much data). A streamed chunked body's length is unknown: stream_left is
+ * then the most its encoding may take, and the decoder finds its end. */
+static ssize_t plan_body(const eddy_framing_t *f, eddy_frame_state_t *st,
+                         const eddy_http1_request_t *req, eddy_http1_limits_t *limits)
+{
+    bool chunked = req->body == EDDY_HTTP1_BODY_CHUNKED;
+    bool sized = req->body == EDDY_HTTP1_BODY_LENGTH && req->content_length > 0;
+    bool stream = f->http_stream_max_body && (chunked || sized) && is_form_data(req);
+    if (stream && !chunked && req->content_length > f->http_stream_max_body)
+        return http_fail(st, EDDY_HTTP1_ERR_BODY_TOO_LARGE);
+    if (stream && chunked) {
+        limits->max_body_size = f->http_stream_max_body;
+        st->stream_left =
+            f->http_stream_max_body + chunked_overhead_max(f, f->http_stream_max_body);
+    } else if (stream) {
+        st->stream_left = req->content_length;
+    } else if (req->body == EDDY_HTTP1_BODY_LENGTH) {
+        st->expected = st->head_len + (size_t)req->content_length;
+    }
+    if (chunked) {
+        eddy_http1_chunked_init(&st->chunked, limits);
+        st->body_pos = st->head_len;
+    }
+    return 0;
+}
+
 /* The head, once: afterwards only the numbers it gave are kept (the slices
  * would not survive the buffer moving). */
 static ssize_t http_head(const eddy_framing_t *f, eddy_frame_state_t *st, const char *data,
@@ -457,30 +494,20 @@ static ssize_t http_head(const eddy_framing_t *f, eddy_frame_state_t *st, const 
     st->scanned = 0;
     st->head_len = (size_t)n;
     st->body = (uint8_t)req.body;
-    bool stream = f->http_stream_max_body && req.body == EDDY_HTTP1_BODY_LENGTH &&
-                  req.content_length > 0 && is_form_data(&req);
-    if (stream && req.content_length > f->http_stream_max_body)
-        return http_fail(st, EDDY_HTTP1_ERR_BODY_TOO_LARGE);
-    if (stream)
-        st->stream_left = req.content_length;
-    else if (req.body == EDDY_HTTP1_BODY_LENGTH)
-        st->expected = (size_t)n + (size_t)req.content_length;
-    if (req.body == EDDY_HTTP1_BODY_CHUNKED) {
-        eddy_http1_chunked_init(&st->chunked, &limits);
-        st->body_pos = (size_t)n;
-    }
+    ssize_t rc = plan_body(f, st, &req, &limits);
+    if (rc < 0) return rc;
     /* The client waits for "100 Continue" before it sends the body. */
     bool body_missing = req.body != EDDY_HTTP1_BODY_NONE && len == (size_t)n;
     st->continue_due = req.expect_continue && body_missing;
     return 0;
 }
 
-/* Feed what arrived since the last call to the chunked decoder: each byte
- * is looked at once, however the body arrives. */
-static ssize_t http_chunked(const eddy_framing_t *f, eddy_frame_state_t *st, const char *data,
-                            size_t len)
+/* Feed data[st->body_pos..len) to the chunked decoder until the body ends
+ * or the bytes run out: each byte is looked at once, however the body
+ * arrives. Returns 0 or the error. */
+static ssize_t chunked_scan(eddy_frame_state_t *st, const char *data, size_t len,
+                            uint64_t overhead_max)
 {
-    size_t overhead_max = f->package_max_length + f->http_max_header_size;
     while (st->body_pos < len && !eddy_http1_chunked_done(&st->chunked)) {
         eddy_http1_str_t piece;
         ssize_t r =
@@ -488,11 +515,18 @@ static ssize_t http_chunked(const eddy_framing_t *f, eddy_frame_state_t *st, con
         if (r < 0) return http_fail(st, st->chunked.error);
         if (r == 0) break;
         st->body_pos += (size_t)r;
-        st->body_data += piece.len;
-        size_t encoded = st->body_pos - st->head_len;
-        if (encoded - st->body_data > overhead_max)
-            return http_fail(st, EDDY_HTTP1_ERR_BODY_TOO_LARGE);
+        st->body_framing += (size_t)r - piece.len;
+        if (st->body_framing > overhead_max) return http_fail(st, EDDY_HTTP1_ERR_BODY_TOO_LARGE);
     }
+    return 0;
+}
+
+/* A whole chunked request: its length once the decoder has found the end. */
+static ssize_t http_chunked(const eddy_framing_t *f, eddy_frame_state_t *st, const char *data,
+                            size_t len)
+{
+    ssize_t rc = chunked_scan(st, data, len, chunked_overhead_max(f, f->package_max_length));
+    if (rc < 0) return rc;
     return eddy_http1_chunked_done(&st->chunked) ? (ssize_t)st->body_pos : 0;
 }
 
@@ -511,15 +545,32 @@ static ssize_t body_piece(eddy_frame_state_t *st, size_t len)
     return (ssize_t)n;
 }
 
-/* A streamed request's head goes at once; its body follows in pieces. */
+/* The next piece of a streamed chunked body, still encoded: whatever has
+ * arrived of it, up to the end the decoder finds (the last chunk and the
+ * trailers). The bytes before body_pos were decoded already (a piece given
+ * back). The limits end the body before stream_left runs out. */
+static ssize_t chunked_piece(const eddy_framing_t *f, eddy_frame_state_t *st, const char *data,
+                             size_t len)
+{
+    size_t avail = len < st->stream_left ? len : (size_t)st->stream_left;
+    ssize_t rc = chunked_scan(st, data, avail, chunked_overhead_max(f, f->http_stream_max_body));
+    if (rc < 0) return rc;
+    size_t n = st->body_pos;
+    bool done = eddy_http1_chunked_done(&st->chunked);
+    if (!done && n == st->stream_left) return http_fail(st, EDDY_HTTP1_ERR_BODY_TOO_LARGE);
+    st->body_pos = 0;
+    st->stream_left = done ? 0 : st->stream_left - n;
+    st->part = done ? EDDY_PACKET_BODY_END : EDDY_PACKET_BODY;
+    return (ssize_t)n;
+}
+
+/* A streamed request's head goes at once; its body follows in pieces (a
+ * chunked one decoded from the next byte on). */
 static ssize_t stream_head(eddy_frame_state_t *st)
 {
     size_t head = st->head_len;
-    uint64_t left = st->stream_left;
-    bool continue_due = st->continue_due;
-    eddy_frame_state_reset(st);
-    st->stream_left = left;
-    st->continue_due = continue_due;
+    st->head_len = 0;
+    st->body_pos = 0;
     st->part = EDDY_PACKET_HEAD;
     return (ssize_t)head;
 }
@@ -528,7 +579,12 @@ static ssize_t next_http(const eddy_framing_t *f, eddy_frame_state_t *st, const 
                          size_t len)
 {
     if (st->error != EDDY_HTTP1_ERR_NONE) return -EDDY_EHTTP_PARSE;
-    if (st->stream_left > 0) return body_piece(st, len);
+    if (st->stream_left > 0)
+        return st->body == EDDY_HTTP1_BODY_CHUNKED ? chunked_piece(f, st, data, len)
+                                                   : body_piece(st, len);
+    /* A streamed body has ended: what it left in the state goes now, not
+     * at its end, so that its last piece can still be given back. */
+    if (st->part == EDDY_PACKET_BODY_END) eddy_frame_state_reset(st);
     st->part = EDDY_PACKET_WHOLE;
     if (st->head_len == 0) {
         ssize_t rc = http_head(f, st, data, len);
@@ -562,6 +618,8 @@ void eddy_frame_unread(eddy_frame_state_t *st, size_t len)
     case EDDY_PACKET_BODY:
     case EDDY_PACKET_BODY_END:
         st->stream_left += len;
+        /* A chunked piece's bytes were decoded: they come again as they are. */
+        if (st->body == EDDY_HTTP1_BODY_CHUNKED) st->body_pos = len;
         st->part = EDDY_PACKET_WHOLE;
         return;
     default: return; /* the state was reset for the next packet already */

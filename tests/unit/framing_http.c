@@ -645,8 +645,8 @@ static void test_streamed_body(void)
     CHECK_EQ(st.error, EDDY_HTTP1_ERR_BODY_TOO_LARGE);
 }
 
-/* Only multipart/form-data with a Content-Length streams: other bodies
- * stay whole and within package_max_length. */
+/* Only multipart/form-data streams (with a Content-Length or chunked):
+ * other bodies stay whole and within package_max_length. */
 static void test_streamed_only_form_data(void)
 {
     eddy_framing_t f = stream_framing(1024, 1 << 20);
@@ -654,7 +654,7 @@ static void test_streamed_only_form_data(void)
         "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data-x\r\n"
         "Content-Length: 3\r\n\r\nabc",
         "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc",
-        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
         "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
         "Content-Length: 0\r\n\r\n",
@@ -681,6 +681,17 @@ static void test_streamed_only_form_data(void)
     eddy_frame_state_reset(&st);
     CHECK_EQ(eddy_frame_next(&f, &st, nohost, sizeof nohost - 1), -EDDY_EHTTP_PARSE);
     CHECK_EQ(st.error, EDDY_HTTP1_ERR_BODY_TOO_LARGE);
+    /* A chunked body that is not multipart is whole: over package_max_length, 413. */
+    char chunked[4096];
+    n = snprintf(chunked, sizeof chunked,
+                 "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n401\r\n");
+    memset(chunked + n, 'a', 0x401);
+    n += 0x401;
+    trace_t t = check_stream(&f, chunked, (size_t)n);
+    CHECK_EQ(t.n, 0);
+    CHECK_EQ(t.status, -EDDY_EHTTP_PARSE);
+    CHECK_EQ(t.error, EDDY_HTTP1_ERR_BODY_TOO_LARGE);
 }
 
 /* A part given back (eddy_frame_unread) comes again, the same. */
@@ -710,6 +721,193 @@ static void test_streamed_unread(void)
     CHECK_EQ(st.part, EDDY_PACKET_BODY_END);
 }
 
+/* ---- streamed chunked bodies ----------------------------------------------------------- */
+
+static const char chunked_head[] =
+    "POST /up HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+    "Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n";
+
+/* body[0..len) chunked in chunks of 1 to 300 bytes, some with extensions,
+ * then the last chunk and a trailer. Returns the encoded length. */
+static size_t chunk_encode(char *out, size_t cap, const char *body, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0, k = 0; i < len; k++) {
+        size_t n = 1 + (k * 37) % 300;
+        if (n > len - i) n = len - i;
+        int w = snprintf(out + o, cap - o, k % 3 ? "%zx\r\n" : "%zX;ext=\"v\"\r\n", n);
+        CHECK(w > 0 && (size_t)w + n + 2 < cap - o);
+        o += (size_t)w;
+        memcpy(out + o, body + i, n);
+        o += n;
+        memcpy(out + o, "\r\n", 2);
+        o += 2;
+        i += n;
+    }
+    static const char end[] = "0\r\nX-Sum: 1\r\n\r\n";
+    CHECK(o + sizeof end - 1 <= cap);
+    memcpy(out + o, end, sizeof end - 1);
+    return o + sizeof end - 1;
+}
+
+/* A chunked multipart request comes as its head, then its body still
+ * encoded in pieces of whatever arrived, the last piece ending with the
+ * trailers, then the next request whole: the same bytes however they
+ * arrive, and decoded they give the body. Its data may exceed
+ * package_max_length, up to http_stream_max_body. */
+static void test_streamed_chunked(void)
+{
+    enum { BODY = 2000 };
+    static char s[8192], body[BODY], enc[4096];
+    for (size_t i = 0; i < BODY; i++)
+        body[i] = (char)('a' + i % 26);
+    size_t enc_len = chunk_encode(enc, sizeof enc, body, BODY);
+    size_t head = sizeof chunked_head - 1;
+    memcpy(s, chunked_head, head);
+    memcpy(s + head, enc, enc_len);
+    const char get[] = "GET /next HTTP/1.1\r\nHost: x\r\n\r\n";
+    memcpy(s + head + enc_len, get, sizeof get - 1);
+    size_t len = head + enc_len + sizeof get - 1;
+    eddy_framing_t f = stream_framing(1024, BODY);
+    for (int how = PIECE_ALL; how <= PIECE_RANDOM; how++) {
+        static parts_t p;
+        feed_parts(&f, s, len, how, &p);
+        CHECK_EQ(p.status, 0);
+        CHECK(p.n >= 3);
+        CHECK_EQ(p.kind[0], EDDY_PACKET_HEAD);
+        CHECK_EQ(p.len[0], head);
+        for (size_t i = 1; i + 2 < p.n; i++)
+            CHECK_EQ(p.kind[i], EDDY_PACKET_BODY);
+        CHECK_EQ(p.kind[p.n - 2], EDDY_PACKET_BODY_END);
+        CHECK_EQ(p.kind[p.n - 1], EDDY_PACKET_WHOLE);
+        CHECK_EQ(p.len[p.n - 1], sizeof get - 1);
+        CHECK_EQ(eddy_buf_len(&p.body), enc_len);
+        CHECK(memcmp(eddy_buf_data(&p.body), enc, enc_len) == 0);
+        /* Asked for when the head came without its body (a random piece may hold both). */
+        if (how != PIECE_RANDOM) CHECK_EQ(p.continues, how == PIECE_ONE);
+        if (how == PIECE_ONE) CHECK_EQ(p.n, enc_len + 2);
+        if (how == PIECE_ALL) CHECK_EQ(p.n, 3);
+        eddy_buf_free(&p.body);
+    }
+    /* An empty body is its last chunk alone. */
+    char empty[512];
+    int n = snprintf(empty, sizeof empty, "%s0\r\n\r\n", chunked_head);
+    static parts_t p;
+    feed_parts(&f, empty, (size_t)n, PIECE_ONE, &p);
+    CHECK_EQ(p.status, 0);
+    CHECK_EQ(p.n, 6);
+    CHECK_EQ(p.kind[5], EDDY_PACKET_BODY_END);
+    eddy_buf_free(&p.body);
+}
+
+/* What ends a streamed chunked body early: the error, after the pieces
+ * before it, however the bytes arrive; and its status. */
+static void expect_chunked_error(const eddy_framing_t *f, const char *enc, size_t enc_len,
+                                 eddy_http1_error_t error, int status)
+{
+    static char s[16384];
+    size_t head = sizeof chunked_head - 1;
+    CHECK(head + enc_len <= sizeof s);
+    memcpy(s, chunked_head, head);
+    memcpy(s + head, enc, enc_len);
+    for (int how = PIECE_ALL; how <= PIECE_RANDOM; how++) {
+        static parts_t p;
+        memset(&p, 0, sizeof p);
+        eddy_buf_init(&p.body);
+        eddy_http1_error_t err = EDDY_HTTP1_ERR_NONE;
+        p.status = feed_stream(f, s, head + enc_len, how, part_packet, &p, &err, &p.continues);
+        CHECK_EQ(p.status, -EDDY_EHTTP_PARSE);
+        CHECK_EQ(err, error);
+        CHECK_EQ(p.kind[0], EDDY_PACKET_HEAD);
+        for (size_t i = 1; i < p.n; i++)
+            CHECK_EQ(p.kind[i], EDDY_PACKET_BODY);
+        size_t got = eddy_buf_len(&p.body); /* none when the first byte is refused */
+        CHECK(got == 0 || memcmp(eddy_buf_data(&p.body), enc, got) == 0);
+        eddy_buf_free(&p.body);
+    }
+    eddy_frame_state_t st;
+    eddy_frame_state_reset(&st);
+    CHECK_EQ(eddy_frame_next(f, &st, s, head + enc_len), (ssize_t)head);
+    CHECK_EQ(eddy_frame_next(f, &st, s + head, enc_len), -EDDY_EHTTP_PARSE);
+    char reply[256], want[32];
+    CHECK(eddy_frame_error_reply(f, &st, -EDDY_EHTTP_PARSE, reply, sizeof reply) > 0);
+    snprintf(want, sizeof want, "HTTP/1.1 %d ", status);
+    CHECK(strncmp(reply, want, strlen(want)) == 0);
+}
+
+static void test_streamed_chunked_refused(void)
+{
+    eddy_framing_t f = stream_framing(1024, 2000);
+    /* A malformed chunk size after good chunks: 400. */
+    static const char bad_size[] = "400\r\n"
+                                   "%1024s\r\n"
+                                   "10\r\nabcdefghijklmnop\r\n"
+                                   "1g\r\n";
+    static char enc[8192];
+    int n = snprintf(enc, sizeof enc, bad_size, "");
+    expect_chunked_error(&f, enc, (size_t)n, EDDY_HTTP1_ERR_CHUNK_SIZE, 400);
+    /* Data over http_stream_max_body: 413 once the size line says so. */
+    n = snprintf(enc, sizeof enc, "400\r\n%1024s\r\n3d1\r\n", "");
+    expect_chunked_error(&f, enc, (size_t)n, EDDY_HTTP1_ERR_BODY_TOO_LARGE, 413);
+    /* Little data in many chunks: the framing may add at most
+     * http_stream_max_body + http_max_header_size bytes (here 2000 + 64 KiB). */
+    f.http_max_header_size = 1000;
+    size_t o = 0;
+    for (size_t i = 0; i < 1000 && o + 16 < sizeof enc; i++) {
+        memcpy(enc + o, "1;a=b\r\nx\r\n", 10);
+        o += 10;
+    }
+    expect_chunked_error(&f, enc, o, EDDY_HTTP1_ERR_BODY_TOO_LARGE, 413);
+    /* Exactly at the limits it passes. */
+    f.http_max_header_size = 64 * 1024;
+    size_t head = sizeof chunked_head - 1;
+    static char s[8192];
+    memcpy(s, chunked_head, head);
+    n = snprintf(enc, sizeof enc, "7d0\r\n%2000s\r\n0\r\n\r\n", "");
+    memcpy(s + head, enc, (size_t)n);
+    static parts_t p;
+    feed_parts(&f, s, head + (size_t)n, PIECE_RANDOM, &p);
+    CHECK_EQ(p.status, 0);
+    CHECK_EQ(p.kind[p.n - 1], EDDY_PACKET_BODY_END);
+    eddy_buf_free(&p.body);
+}
+
+/* A chunked piece given back comes again the same (its bytes are not
+ * decoded twice), and the rest of the body follows. */
+static void test_streamed_chunked_unread(void)
+{
+    eddy_framing_t f = stream_framing(1024, 1 << 20);
+    static const char body[] = "5\r\nhello\r\n6\r\n world\r\n0\r\nT: v\r\n\r\n";
+    char s[512];
+    int n = snprintf(s, sizeof s, "%s%sGET / HTTP/1.1\r\nHost: x\r\n\r\n", chunked_head, body);
+    size_t head = sizeof chunked_head - 1, blen = sizeof body - 1;
+    eddy_frame_state_t st;
+    eddy_frame_state_reset(&st);
+    CHECK_EQ(eddy_frame_next(&f, &st, s, head + 7), (ssize_t)head);
+    CHECK_EQ(st.part, EDDY_PACKET_HEAD);
+    const char *b = s + head;
+    CHECK_EQ(eddy_frame_next(&f, &st, b, 7), 7);
+    CHECK_EQ(st.part, EDDY_PACKET_BODY);
+    eddy_frame_unread(&st, 7);
+    CHECK(eddy_frame_body_pending(&f, &st));
+    CHECK_EQ(eddy_frame_next(&f, &st, b, 7), 7);
+    CHECK_EQ(st.part, EDDY_PACKET_BODY);
+    eddy_frame_unread(&st, 7);
+    CHECK_EQ(eddy_frame_next(&f, &st, b, 12), 12); /* more arrived meanwhile */
+    CHECK_EQ(st.part, EDDY_PACKET_BODY);
+    CHECK_EQ(eddy_frame_next(&f, &st, b + 12, (size_t)n - head - 12), (ssize_t)(blen - 12));
+    CHECK_EQ(st.part, EDDY_PACKET_BODY_END);
+    CHECK(!eddy_frame_body_pending(&f, &st));
+    eddy_frame_unread(&st, blen - 12);
+    CHECK(eddy_frame_body_pending(&f, &st));
+    CHECK_EQ(eddy_frame_next(&f, &st, b + 12, (size_t)n - head - 12), (ssize_t)(blen - 12));
+    CHECK_EQ(st.part, EDDY_PACKET_BODY_END);
+    /* The next request is framed afresh. */
+    CHECK_EQ(eddy_frame_next(&f, &st, b + blen, (size_t)n - head - blen),
+             (ssize_t)((size_t)n - head - blen));
+    CHECK_EQ(st.part, EDDY_PACKET_WHOLE);
+}
+
 int main(void)
 {
     RUN(test_options);
@@ -723,5 +921,8 @@ int main(void)
     RUN(test_streamed_body);
     RUN(test_streamed_only_form_data);
     RUN(test_streamed_unread);
+    RUN(test_streamed_chunked);
+    RUN(test_streamed_chunked_refused);
+    RUN(test_streamed_chunked_unread);
     return 0;
 }
