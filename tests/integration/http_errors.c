@@ -330,7 +330,7 @@ static void test_slow_head(void)
 }
 
 /* A body that stops arriving: 408 after http_body_timeout (400 ms) of
- * silence, whole or streamed (an upload); one that keeps coming, however
+ * silence, whole or streamed (an upload, chunked too); one that keeps coming, however
  * slowly, is not cut — the timer restarts with every read. (Without the
  * body timer the first read times out after 5 s: nothing is answered.) */
 static void test_slow_body(void)
@@ -340,8 +340,10 @@ static void test_slow_body(void)
         "POST /info HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789",
         "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
         "Content-Length: 100\r\n\r\n--b\r\n",
+        "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n64\r\n--b\r\n",
     };
-    for (size_t i = 0; i < 2; i++)
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++)
         expect_timeout(heads[i], 350);
     /* 20 bytes every 250 ms: 1.25 s in all, longer than the timeout. */
     http_client_t c;
