@@ -4,8 +4,9 @@
  * reference framer, and no call may read outside the bytes it was given.
  * With HTTP bodies streamed (http_stream_max_body) only the ends of heads,
  * last body pieces and whole requests must agree, the pieces must add up to
- * each head's Content-Length, and a packet given back (eddy_frame_unread)
- * must come again.
+ * each head's Content-Length, or for a chunked body hold its encoding up to
+ * the end of its trailers exactly, within the limits, and a packet given
+ * back (eddy_frame_unread) must come again.
  *
  * Input layout (the stream is whatever follows the header):
  *   [0]      mode: raw, eof_check, eof_split, length, length function
@@ -393,8 +394,12 @@ static void check_http(const eddy_framing_t *f, const char *s, size_t len, const
     ASSERT(eddy_frame_next(f, &st, s + piece->consumed, len - piece->consumed) == whole->status);
 }
 
-/* The body a request's head announces for streaming, 0 if the request comes
- * whole; *head is the head's length. Parsed afresh, as the framer does. */
+/* streamed_body's answer for a chunked body: its length is unknown. */
+#define CHUNKED_BODY UINT64_MAX
+
+/* The body a request's head announces for streaming (CHUNKED_BODY when
+ * chunked), 0 if the request comes whole; *head is the head's length.
+ * Parsed afresh, as the framer does. */
 static uint64_t streamed_body(const eddy_framing_t *f, const char *d, size_t len, size_t *head)
 {
     eddy_http1_header_t headers[EDDY_FRAME_HTTP_MAX_HEADERS];
@@ -406,12 +411,12 @@ static uint64_t streamed_body(const eddy_framing_t *f, const char *d, size_t len
     int n = eddy_http1_parse_request(d, len, 0, &req, &limits);
     ASSERT(n > 0);
     *head = (size_t)n;
-    if (req.body != EDDY_HTTP1_BODY_LENGTH) return 0;
+    if (req.body == EDDY_HTTP1_BODY_NONE) return 0;
     static const char name[] = "content-type";
     const eddy_http1_header_t *type =
         eddy_http1_find_header(req.headers, req.num_headers, name, sizeof name - 1);
-    return type && eddy_http1_is_form_data(type->value.ptr, type->value.len) ? req.content_length
-                                                                             : 0;
+    if (!type || !eddy_http1_is_form_data(type->value.ptr, type->value.len)) return 0;
+    return req.body == EDDY_HTTP1_BODY_CHUNKED ? CHUNKED_BODY : req.content_length;
 }
 
 /* A HEAD is all of a head announcing a streamed body within the limit; a
@@ -425,33 +430,75 @@ static uint64_t check_request(const eddy_framing_t *f, const char *d, size_t len
         return 0;
     }
     ASSERT(part == EDDY_PACKET_HEAD && head == len);
-    ASSERT(body > 0 && body <= f->http_stream_max_body);
+    ASSERT(body == CHUNKED_BODY || (body > 0 && body <= f->http_stream_max_body));
     return body;
 }
 
+/* A streamed chunked body as its pieces come: each must be framing and
+ * data the decoder takes whole, within the limits (data up to
+ * http_stream_max_body, framing up to that plus http_max_header_size),
+ * and the decoder must end exactly at the end of the last. */
+typedef struct chunked_check {
+    eddy_http1_chunked_t dec;
+    uint64_t framing;
+} chunked_check_t;
+
+static void chunked_check_init(const eddy_framing_t *f, chunked_check_t *c)
+{
+    eddy_http1_limits_t limits;
+    eddy_framing_http_limits(f, &limits);
+    limits.max_body_size = f->http_stream_max_body;
+    eddy_http1_chunked_init(&c->dec, &limits);
+    c->framing = 0;
+}
+
+static void chunked_check_piece(const eddy_framing_t *f, chunked_check_t *c, const char *d,
+                                size_t n, bool last)
+{
+    while (n > 0) {
+        ASSERT(!eddy_http1_chunked_done(&c->dec));
+        eddy_http1_str_t data;
+        ssize_t r = eddy_http1_chunked_parse(&c->dec, d, n, &data);
+        ASSERT(r > 0);
+        c->framing += (size_t)r - data.len;
+        d += r;
+        n -= (size_t)r;
+    }
+    ASSERT(c->framing <= f->http_stream_max_body + f->http_max_header_size);
+    ASSERT(eddy_http1_chunked_done(&c->dec) == last);
+}
+
 /* Every streamed body comes after its head as pieces of at least one byte,
- * the last a BODY_END, adding up to its Content-Length; a stream that stops
- * inside a body has delivered all of it that arrived. */
+ * the last a BODY_END, adding up to its Content-Length (a chunked one:
+ * holding its encoding exactly); a stream that stops inside a body has
+ * delivered all of it that arrived. */
 static void check_parts(const eddy_framing_t *f, const char *s, size_t len, const trace_t *t)
 {
     uint64_t body_left = 0;
+    chunked_check_t chunked;
     size_t start = 0;
     for (size_t i = 0; i < t->n; i++) {
         size_t n = t->end[i] - start;
+        uint8_t part = t->part[i];
         ASSERT(n >= 1);
-        if (t->part[i] == EDDY_PACKET_BODY) {
+        if (body_left == CHUNKED_BODY && part != EDDY_PACKET_HEAD && part != EDDY_PACKET_WHOLE) {
+            chunked_check_piece(f, &chunked, s + start, n, part == EDDY_PACKET_BODY_END);
+            if (part == EDDY_PACKET_BODY_END) body_left = 0;
+        } else if (part == EDDY_PACKET_BODY) {
             ASSERT(n < body_left);
             body_left -= n;
-        } else if (t->part[i] == EDDY_PACKET_BODY_END) {
+        } else if (part == EDDY_PACKET_BODY_END) {
             ASSERT(n == body_left);
             body_left = 0;
         } else {
             ASSERT(body_left == 0);
-            body_left = check_request(f, s + start, n, t->part[i]);
+            body_left = check_request(f, s + start, n, part);
+            if (body_left == CHUNKED_BODY) chunked_check_init(f, &chunked);
         }
         start = t->end[i];
     }
-    if (body_left) ASSERT(t->status == 0 && t->consumed == len);
+    /* Only a chunked body can be refused in its middle. */
+    if (body_left) ASSERT(t->status == 0 ? t->consumed == len : body_left == CHUNKED_BODY);
 }
 
 /* The deliveries whose ends do not depend on how the bytes arrive. */
@@ -463,7 +510,9 @@ static trace_t without_body_pieces(const trace_t *t)
             kept.end[kept.n] = t->end[i];
             kept.part[kept.n++] = t->part[i];
         }
-    kept.consumed = t->consumed;
+    /* A chunked body refused in the middle ends after the pieces before
+     * the bad byte, and those depend on how the bytes arrived. */
+    kept.consumed = kept.n ? kept.end[kept.n - 1] : 0;
     kept.status = t->status;
     return kept;
 }
