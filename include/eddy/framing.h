@@ -23,8 +23,9 @@
  *   open_http_protocol one whole HTTP/1.1 request per packet: the head (parsed
  *                      by eddy_http1_parse_request, strictly) and its body —
  *                      Content-Length bytes, or the whole chunked body with
- *                      its trailers, still encoded. The limits come from the
- *                      http_* options below and package_max_length (the
+ *                      its trailers, still encoded (or, for uploads, in
+ *                      parts: http_stream_max_body below). The limits come
+ *                      from the http_* options below and package_max_length (the
  *                      decoded body); a malformed or refused request is an
  *                      error whose HTTP status eddy_frame_error_reply turns
  *                      into the answer the connection sends before it closes.
@@ -47,11 +48,17 @@
  * connection then sends "HTTP/1.1 100 Continue" and clears it. A partial head
  * buffered longer than http_header_timeout is answered with 408 and closed,
  * and so is a request whose body stops arriving for http_body_timeout.
- * With http_stream_max_body, a multipart/form-data request with a
- * Content-Length comes as parts (eddy_packet_part_t): the head as soon as it
- * is complete, then the body in pieces of whatever has arrived, so its size
- * is bounded by http_stream_max_body instead of package_max_length, and
- * nothing of it needs to be buffered whole.
+ * With http_stream_max_body, a multipart/form-data request (with a
+ * Content-Length, or chunked) comes as parts (eddy_packet_part_t): the head
+ * as soon as it is complete, then the body in pieces of whatever has
+ * arrived, so its size is bounded by http_stream_max_body instead of
+ * package_max_length, and nothing of it needs to be buffered whole. A
+ * chunked body's pieces are its bytes as sent, still encoded: the decoder
+ * runs over them only to find the end (BODY_END is the piece that ends the
+ * trailers) and to refuse it as a whole chunked body would be refused, with
+ * http_stream_max_body in place of package_max_length (its data, and its
+ * framing beyond http_max_header_size); the receiver decodes them. A
+ * refusal may then come after some pieces.
  * Whole requests give the same packets and the same refusals however the
  * bytes arrive; only the moment differs for a malformed head that is still
  * incomplete: refused at once when its bytes come together, but when it
@@ -109,16 +116,18 @@ typedef struct eddy_framing {
                                      request body, 60000 (nginx's client_body_timeout);
                                      0 = off */
     /* 0 (off) by default; eddy_http_listen sets it: a multipart/form-data
-     * request whose Content-Length is at most this many bytes is delivered
-     * in parts — its head, then its body as the bytes arrive — so an upload
-     * never has to fit in memory; a larger one is 413. Other bodies stay
-     * whole and bounded by package_max_length. */
+     * request whose Content-Length is at most this many bytes, or whose
+     * chunked body holds at most this many bytes of data, is delivered in
+     * parts — its head, then its body as the bytes arrive (a chunked one
+     * still encoded) — so an upload never has to fit in memory; a larger
+     * one is 413. Other bodies stay whole and bounded by package_max_length. */
     uint64_t http_stream_max_body;
 } eddy_framing_t;
 
 /* What a delivered packet is. Only HTTP framing with http_stream_max_body
  * cuts one request into parts: HEAD, then BODY pieces (each at least one
- * byte, as they arrive), the last of them BODY_END. */
+ * byte, as they arrive; a chunked body's still encoded), the last of them
+ * BODY_END. */
 typedef enum eddy_packet_part {
     EDDY_PACKET_WHOLE,
     EDDY_PACKET_HEAD,
@@ -134,13 +143,16 @@ typedef struct eddy_frame_state {
     size_t expected; /* total length of the pending packet, when known (else 0) */
     /* HTTP mode */
     size_t head_len;              /* length of the pending request's head once parsed, else 0 */
-    size_t body_pos;              /* chunked: packet bytes the decoder has consumed */
-    uint64_t body_framing;        /* chunked: chunk framing bytes among them (the rest is data) */
+    size_t body_pos;              /* chunked: packet (streamed: piece) bytes the decoder
+                                     has consumed */
+    uint64_t body_framing;        /* chunked: chunk framing bytes of the body so far
+                                     (sizes, extensions, CRLFs, trailers) */
     uint8_t body;                 /* eddy_http1_body_t of the pending request */
     bool continue_due;            /* send "100 Continue" now; the connection clears it */
     eddy_http1_error_t error;     /* why the last call failed with -EDDY_EHTTP_PARSE */
     eddy_http1_chunked_t chunked; /* chunked body decoder */
-    uint64_t stream_left;         /* body bytes still to deliver in parts */
+    uint64_t stream_left;         /* body bytes still to deliver in parts (chunked: at
+                                     most, the limits allowing; the decoder finds the end) */
     uint8_t part;                 /* eddy_packet_part_t of the last packet returned */
 } eddy_frame_state_t;
 

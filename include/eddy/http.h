@@ -247,8 +247,8 @@ EDDY_EXPORT const eddy_http1_header_t *eddy_http_header_at(const eddy_http_req_t
  * removed, not decoded); ptr NULL if absent. */
 EDDY_EXPORT eddy_http_str_t eddy_http_cookie(const eddy_http_req_t *req, const char *name);
 /* The body: Content-Length bytes, or a chunked body decoded (empty when
- * there is none, and for a multipart/form-data body with a Content-Length,
- * which is parsed as it arrives instead: see "Uploads"). */
+ * there is none, and for a multipart/form-data body, which is parsed as it
+ * arrives instead: see "Uploads"). */
 EDDY_EXPORT eddy_http_str_t eddy_http_body(const eddy_http_req_t *req);
 /* The Content-Type header (ptr NULL if absent), with parameters. */
 EDDY_EXPORT eddy_http_str_t eddy_http_content_type(const eddy_http_req_t *req);

@@ -261,7 +261,8 @@ EDDY_EXPORT int eddy_server_answered(eddy_server_t *s, eddy_session_t session);
 /* Inside on_receive: what the packet is. EDDY_PACKET_WHOLE, except on a
  * port whose framing streams request bodies (http_stream_max_body, set by
  * eddy_http_listen): there a multipart/form-data request
- * comes as its HEAD, then BODY pieces, the last BODY_END. Only a whole
+ * comes as its HEAD, then BODY pieces (a chunked body's still encoded, as
+ * the head says), the last BODY_END. Only a whole
  * packet or a head counts as a request (max_request). PROCESS mode gives
  * the same parts, replayed from the file the reactor spooled the body to
  * (eddy_server_set_spool_dir), all in one go once the body is in. */
