@@ -11,6 +11,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,6 +373,67 @@ static void test_chunked(void)
     CHECK_EQ(http_app_calls(&app), calls + 1);
 }
 
+/* A chunked form's body reaches the multipart parser byte for byte
+ * however it is read: sent one byte at a time (each read mostly a piece of
+ * its own) and all in one write, the file comes out the same. Chunks
+ * of many sizes, with extensions and a trailer; the file holds CR, LF and
+ * "--" and near-delimiters, split across chunks. */
+static void test_chunked_pieces(void)
+{
+    enum { FILE_LEN = 3000 };
+    char *file = random_bytes(FILE_LEN, 5);
+    memcpy(file + 100, "\r\n--Xy\r\n--XyW", 14); /* almost delimiters */
+    char form[FILE_LEN + 512];
+    int n = snprintf(form, sizeof form,
+                     "--XyZ\r\nContent-Disposition: form-data; name=\"t\"\r\n\r\ntext\r\n"
+                     "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"p.bin\"\r\n"
+                     "\r\n");
+    memcpy(form + n, file, FILE_LEN);
+    n += FILE_LEN;
+    n += snprintf(form + n, sizeof form - (size_t)n, "\r\n--XyZ--\r\n");
+    static char req[2 * FILE_LEN + 4096];
+    int o = snprintf(req, sizeof req,
+                     "POST /upload HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Type: multipart/form-data; boundary=XyZ\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0, k = 0; i < n; k++) {
+        int len = 1 + (k * 53) % 400;
+        if (len > n - i) len = n - i;
+        o += snprintf(req + o, sizeof req - (size_t)o, k % 2 ? "%x\r\n" : "%X;k=\"v\"\r\n", len);
+        memcpy(req + o, form + i, (size_t)len);
+        o += len;
+        o += snprintf(req + o, sizeof req - (size_t)o, "\r\n");
+        i += len;
+    }
+    o += snprintf(req + o, sizeof req - (size_t)o, "0\r\nX-Trailer: 1\r\n\r\n");
+    char want[128];
+    snprintf(want, sizeof want, "file.f filename=p.bin type=(none) size=%d sum=%016llx", FILE_LEN,
+             (unsigned long long)fnv1a(file, FILE_LEN));
+    free(file);
+    for (int bytewise = 1; bytewise >= 0; bytewise--) {
+        http_client_t c;
+        http_client_open(&c, app.port);
+        if (bytewise) {
+            int one = 1;
+            setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            for (int i = 0; i < o; i++) {
+                http_client_send(&c, req + i, 1);
+                usleep(50);
+            }
+        } else {
+            http_client_send(&c, req, (size_t)o);
+        }
+        http_reply_t r;
+        CHECK_EQ(http_client_read(&c, &r, false), 0);
+        CHECK_EQ(r.status, 200);
+        CHECK(strstr(r.body, "form.t=text\n") != NULL);
+        CHECK(strstr(r.body, want) != NULL);
+        http_reply_free(&r);
+        http_client_close(&c);
+        EXPECT_EMPTY_TMP();
+    }
+}
+
 /* The client leaves while the response is retained: the files go when the
  * late answer fails. */
 static void test_dropped(void)
@@ -657,6 +720,7 @@ int main(void)
     RUN(test_move);
     RUN(test_dropped);
     RUN(test_chunked);
+    RUN(test_chunked_pieces);
     RUN(test_abandoned);
     RUN(test_pipelined_upload);
     RUN(test_reload_mid_upload);
