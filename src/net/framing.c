@@ -432,12 +432,18 @@ static int parse_streamable(const eddy_framing_t *f, const char *data, size_t le
     return EDDY_HTTP1_ERROR;
 }
 
+/* Limits are options up to UINT64_MAX ("no limit"): sums of them saturate. */
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 /* The chunk framing (size lines, extensions, CRLFs, trailers) a chunked
  * body whose data may reach max_body may add: as much again, plus a head's
  * worth, so that a body of one-byte chunks cannot cost five times the limit. */
 static uint64_t chunked_overhead_max(const eddy_framing_t *f, uint64_t max_body)
 {
-    return max_body + f->http_max_header_size;
+    return sat_add(max_body, f->http_max_header_size);
 }
 
 /* What the parsed head says about its body: whole (Content-Length bytes,
@@ -456,7 +462,7 @@ static ssize_t plan_body(const eddy_framing_t *f, eddy_frame_state_t *st,
     if (stream && chunked) {
         limits->max_body_size = f->http_stream_max_body;
         st->stream_left =
-            f->http_stream_max_body + chunked_overhead_max(f, f->http_stream_max_body);
+            sat_add(f->http_stream_max_body, chunked_overhead_max(f, f->http_stream_max_body));
     } else if (stream) {
         st->stream_left = req->content_length;
     } else if (req->body == EDDY_HTTP1_BODY_LENGTH) {

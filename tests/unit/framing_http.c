@@ -872,6 +872,31 @@ static void test_streamed_chunked_refused(void)
     eddy_buf_free(&p.body);
 }
 
+/* With no limit to speak of (upload_max_body may be UINT64_MAX) the most a
+ * chunked body's encoding may take saturates instead of wrapping around to
+ * a few bytes. */
+static void test_streamed_chunked_unlimited(void)
+{
+    eddy_framing_t f = stream_framing(1024, UINT64_MAX);
+    enum { DATA = 100 * 1024 };
+    static char s[DATA + 1024];
+    size_t head = sizeof chunked_head - 1;
+    memcpy(s, chunked_head, head);
+    int n = snprintf(s + head, sizeof s - head, "%x\r\n", DATA);
+    size_t len = head + (size_t)n;
+    memset(s + len, 'd', DATA);
+    len += DATA;
+    memcpy(s + len, "\r\n0\r\n\r\n", 7);
+    len += 7;
+    static parts_t p;
+    feed_parts(&f, s, len, PIECE_ALL, &p);
+    CHECK_EQ(p.status, 0);
+    CHECK_EQ(p.n, 2);
+    CHECK_EQ(p.kind[1], EDDY_PACKET_BODY_END);
+    CHECK_EQ(p.len[1], len - head);
+    eddy_buf_free(&p.body);
+}
+
 /* A chunked piece given back comes again the same (its bytes are not
  * decoded twice), and the rest of the body follows. */
 static void test_streamed_chunked_unread(void)
@@ -924,5 +949,6 @@ int main(void)
     RUN(test_streamed_chunked);
     RUN(test_streamed_chunked_refused);
     RUN(test_streamed_chunked_unread);
+    RUN(test_streamed_chunked_unlimited);
     return 0;
 }
