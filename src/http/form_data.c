@@ -43,6 +43,7 @@ struct http_form {
     eddy_buf_t value;   /* the current plain field's bytes */
     size_t field_bytes; /* of every plain field so far: package_max_length bounds them */
     http_file_t *file;  /* the current file part, or NULL */
+    uint64_t fed;       /* decoded body bytes so far */
     bool chunked;       /* pieces come chunked, as sent: dec decodes them */
     eddy_http1_chunked_t dec;
 };
@@ -185,6 +186,7 @@ int eddy__form_begin(eddy_http_req_t *req, bool as_sent)
 static int form_parse(eddy_http_req_t *req, const char *data, size_t len)
 {
     http_form_t *fs = req->form_parse;
+    fs->fed += len;
     for (;;) {
         eddy_multipart_event_t ev;
         ssize_t n = eddy_multipart_parse(fs->mp, data, len, &ev);
@@ -234,6 +236,9 @@ int eddy__form_end(eddy_http_req_t *req)
     http_form_t *fs = req->form_parse;
     if (!fs) return 0;
     if (fs->chunked && !eddy_http1_chunked_done(&fs->dec)) return form_close(req, 400);
+    /* An empty body (chunked: its last chunk alone) is no form, as a whole
+     * one is (eddy__req_multipart), not a malformed one. */
+    if (fs->fed == 0) return form_close(req, 0);
     if (eddy_multipart_finish(fs->mp) < 0) return form_close(req, 400);
     if (fs->npairs > 0) {
         req->form = eddy__arena_alloc(&req->arena, 2 * fs->npairs * sizeof *req->form);
