@@ -595,6 +595,25 @@ static eddy_framing_t stream_framing(size_t max_length, uint64_t stream_max)
     return f;
 }
 
+/* p holds a streamed request — its head (head_len bytes), BODY pieces, the
+ * BODY_END piece, whose bytes together are body — then one whole request of
+ * next_len bytes. */
+static void check_streamed(const parts_t *p, size_t head_len, const char *body, size_t body_len,
+                           size_t next_len)
+{
+    CHECK_EQ(p->status, 0);
+    CHECK(p->n >= 3);
+    CHECK_EQ(p->kind[0], EDDY_PACKET_HEAD);
+    CHECK_EQ(p->len[0], head_len);
+    for (size_t i = 1; i + 2 < p->n; i++)
+        CHECK_EQ(p->kind[i], EDDY_PACKET_BODY);
+    CHECK_EQ(p->kind[p->n - 2], EDDY_PACKET_BODY_END);
+    CHECK_EQ(p->kind[p->n - 1], EDDY_PACKET_WHOLE);
+    CHECK_EQ(p->len[p->n - 1], next_len);
+    CHECK_EQ(eddy_buf_len(&p->body), body_len);
+    CHECK(memcmp(eddy_buf_data(&p->body), body, body_len) == 0);
+}
+
 /* A multipart/form-data request comes as its head, then its body as it
  * arrives (however it is split), then the next request whole; its body
  * may exceed package_max_length, up to http_stream_max_body. */
@@ -616,17 +635,7 @@ static void test_streamed_body(void)
     for (int how = PIECE_ALL; how <= PIECE_RANDOM; how++) {
         static parts_t p;
         feed_parts(&f, s, len, how, &p);
-        CHECK_EQ(p.status, 0);
-        CHECK(p.n >= 3);
-        CHECK_EQ(p.kind[0], EDDY_PACKET_HEAD);
-        CHECK_EQ(p.len[0], (size_t)head);
-        for (size_t i = 1; i + 2 < p.n; i++)
-            CHECK_EQ(p.kind[i], EDDY_PACKET_BODY);
-        CHECK_EQ(p.kind[p.n - 2], EDDY_PACKET_BODY_END);
-        CHECK_EQ(p.kind[p.n - 1], EDDY_PACKET_WHOLE);
-        CHECK_EQ(p.len[p.n - 1], sizeof get - 1);
-        CHECK_EQ(eddy_buf_len(&p.body), (size_t)BODY);
-        CHECK(memcmp(eddy_buf_data(&p.body), body, BODY) == 0);
+        check_streamed(&p, (size_t)head, body, BODY, sizeof get - 1);
         /* Asked for when the head came without its body. */
         CHECK_EQ(p.continues, how == PIECE_ALL ? 0 : 1);
         if (how == PIECE_ONE) CHECK_EQ(p.n, (size_t)BODY + 2);
@@ -772,17 +781,7 @@ static void test_streamed_chunked(void)
     for (int how = PIECE_ALL; how <= PIECE_RANDOM; how++) {
         static parts_t p;
         feed_parts(&f, s, len, how, &p);
-        CHECK_EQ(p.status, 0);
-        CHECK(p.n >= 3);
-        CHECK_EQ(p.kind[0], EDDY_PACKET_HEAD);
-        CHECK_EQ(p.len[0], head);
-        for (size_t i = 1; i + 2 < p.n; i++)
-            CHECK_EQ(p.kind[i], EDDY_PACKET_BODY);
-        CHECK_EQ(p.kind[p.n - 2], EDDY_PACKET_BODY_END);
-        CHECK_EQ(p.kind[p.n - 1], EDDY_PACKET_WHOLE);
-        CHECK_EQ(p.len[p.n - 1], sizeof get - 1);
-        CHECK_EQ(eddy_buf_len(&p.body), enc_len);
-        CHECK(memcmp(eddy_buf_data(&p.body), enc, enc_len) == 0);
+        check_streamed(&p, head, enc, enc_len, sizeof get - 1);
         /* Asked for when the head came without its body (a random piece may hold both). */
         if (how != PIECE_RANDOM) CHECK_EQ(p.continues, how == PIECE_ONE);
         if (how == PIECE_ONE) CHECK_EQ(p.n, enc_len + 2);
