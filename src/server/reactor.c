@@ -38,6 +38,8 @@ typedef struct rsession {
     bool owed;           /* a packet went to a worker and nothing was sent back since */
     bool held;           /* a packet waits for last_worker's queue to drain */
     bool user_paused;    /* eddy_server_pause */
+    bool refusing;       /* HTTP: a request's body could not be spooled; its 500 (and the
+                            close) wait for the answers to the requests before it */
     body_spool_t *spool; /* a streamed request body being written to a file */
     uint64_t owed_since; /* when the first packet still unanswered was dispatched (ms) */
 } rsession_t;
@@ -246,7 +248,7 @@ static void held_check(eddy_loop_t *loop, int64_t id, void *ud)
             continue;
         }
         rs->held = false;
-        if (!rs->user_paused) eddy_resume(rs->conn);
+        if (!rs->user_paused && !rs->refusing) eddy_resume(rs->conn);
     }
     r->nheld = keep;
     if (keep == 0 && r->held_timer) {
@@ -420,17 +422,30 @@ static const char *spool_dir(const reactor_t *r, const rsession_t *rs)
     return dir ? dir : "/tmp";
 }
 
+/* The request that could not be spooled is answered 500 and the
+ * connection closed, once every request before it has its answer. */
+static void refuse_now(reactor_t *r, rsession_t *rs)
+{
+    rs->refusing = false;
+    answer_status(r, rs, 500);
+    eddy_close(rs->conn);
+}
+
 static void spool_failed(reactor_t *r, rsession_t *rs, eddy_conn_t *c, int err)
 {
     EDDY_ERROR("reactor %d: session %llx: spooling the request body to %s: %s; closing", r->index,
                (unsigned long long)conn_session(c), spool_dir(r, rs), eddy_strerror(err));
     eddy__spool_drop(rs->spool);
     rs->spool = NULL;
-    /* Not ahead of the answers still due to requests before it (those the
-     * close may then cut short: rare, a request pipelined before an upload
-     * when the disk fails). */
-    if (rs->inflight == 0) answer_status(r, rs, 500);
-    eddy_close(c);
+    if (rs->inflight == 0) {
+        refuse_now(r, rs);
+        return;
+    }
+    /* Requests pipelined before this one are still with workers: read
+     * nothing more (the rest of the body stays unread until the lingering
+     * close drains it) and refuse when their answers are out. */
+    rs->refusing = true;
+    eddy_pause(c);
 }
 
 /* The body's last piece: written, then the request goes to a worker as the
@@ -480,7 +495,7 @@ static void spool_part(reactor_t *r, rsession_t *rs, eddy_conn_t *c, eddy_packet
         if (rc < 0) spool_failed(r, rs, c, rc);
         return;
     }
-    if (!rs->spool) return; /* it failed: the connection is closing */
+    if (!rs->spool) return; /* it failed: refused, or paused until it is */
     if (part == EDDY_PACKET_BODY_END) {
         spool_end(r, rs, c, data, len);
         return;
@@ -647,7 +662,7 @@ static void session_request(reactor_t *r, const ipc_msg_t *msg)
         break;
     case MSG_SESSION_RESUME:
         rs->user_paused = false;
-        if (!rs->held) eddy_resume(rs->conn);
+        if (!rs->held && !rs->refusing) eddy_resume(rs->conn);
         break;
     case MSG_SESSION_PROTECT:
         eddy_conn_protect(rs->conn, msg->len > 0 && ((const char *)msg->data)[0]);
@@ -655,7 +670,11 @@ static void session_request(reactor_t *r, const ipc_msg_t *msg)
     case MSG_SESSION_BIND: set_uid(r, rs, msg->data, msg->len); break;
     case MSG_SESSION_ANSWERED:
         rs->owed = rs->partial = false;
-        if (rs->inflight > 0 && --rs->inflight == 0) eddy_conn_defer_errors(rs->conn, false);
+        if (rs->inflight == 0 || --rs->inflight > 0) break;
+        if (rs->refusing)
+            refuse_now(r, rs);
+        else
+            eddy_conn_defer_errors(rs->conn, false);
         break;
     default: break;
     }
@@ -680,7 +699,7 @@ static void worker_lost(reactor_t *r, int worker, uint64_t died_ms)
         EDDY_ERROR("session %llx: its request was lost with worker #%d; closing",
                    (unsigned long long)conn_session(rs->conn), worker);
         answer_status(r, rs, 503);
-        rs->owed = false;
+        rs->owed = rs->refusing = false;
         rs->inflight = 0;
         eddy_conn_defer_errors(rs->conn, false);
         eddy_close(rs->conn);

@@ -684,9 +684,41 @@ static void test_reload_mid_upload(void)
     EXPECT_EMPTY_TMP();
 }
 
+/* An upload that fails behind a request still being answered: that
+ * answer first, whole, then the 500 and a clean close. (PROCESS mode once
+ * closed at once when the spool failed, cutting the earlier answer off:
+ * this test then read EOF where the 200 should be.) */
+static void upload_fails_behind_late_answer(const http_app_t *a)
+{
+    static const char part[] =
+        "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\n"
+        "lost file\r\n--XyZ--\r\n";
+    char all[1024];
+    int n = snprintf(all, sizeof all,
+                     "GET /late/first?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n"
+                     "POST /upload HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: %zu\r\n"
+                     "\r\n%s",
+                     sizeof part - 1, part);
+    http_client_t c;
+    http_client_open(&c, a->port);
+    http_client_send(&c, all, (size_t)n);
+    http_reply_t r;
+    CHECK_EQ(http_client_read(&c, &r, false), 0);
+    CHECK_EQ(r.status, 200);
+    CHECK_STR(r.body, "late /late/first");
+    http_reply_free(&r);
+    CHECK_EQ(http_client_read(&c, &r, false), 0);
+    CHECK_EQ(r.status, 500);
+    http_reply_free(&r);
+    CHECK_EQ(http_client_wait_close(&c, NULL), 0);
+    http_client_close(&c);
+}
+
 /* The upload directory is gone (or the disk full): 500 and a close, in
  * both modes (PROCESS: the reactor cannot spool the body; BASE: the upload
- * sink cannot create the file), and the server serves on. */
+ * sink cannot create the file), after the answers to the requests before
+ * it, and the server serves on. */
 static void test_no_tmp_dir(void)
 {
     char dir[160];
@@ -701,6 +733,7 @@ static void test_no_tmp_dir(void)
     char *out = http_app_curl(&a, 20, args, "/upload");
     CHECK_CONTAINS(out, "HTTP/1.1 500 Internal Server Error\r\n");
     free(out);
+    upload_fails_behind_late_answer(&a);
     out = http_app_curl(&a, 20, "", "/hello");
     CHECK_STR(out, "Hello, World!");
     free(out);
