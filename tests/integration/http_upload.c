@@ -605,21 +605,31 @@ static void test_abandoned(void)
     CHECK_EQ(http_app_calls(&app), calls);
 }
 
+/* Open a connection to port and send, in one write, the request before,
+ * a POST to path of a small upload (a.txt holding file_text), and after. */
+static void send_around_upload(http_client_t *c, int port, const char *before, const char *path,
+                               const char *file_text, const char *after)
+{
+    char part[256], all[1024];
+    int part_len = snprintf(part, sizeof part,
+                            "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; "
+                            "filename=\"a.txt\"\r\n\r\n%s\r\n--XyZ--\r\n",
+                            file_text);
+    int n = snprintf(all, sizeof all,
+                     "%sPOST %s HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: %d\r\n"
+                     "\r\n%s%s",
+                     before, path, part_len, part, after);
+    CHECK(n > 0 && (size_t)n < sizeof all);
+    http_client_open(c, port);
+    http_client_send(c, all, (size_t)n);
+}
+
 static void pipelined_upload(const char *path)
 {
-    static const char part[] =
-        "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\n"
-        "pipelined file\r\n--XyZ--\r\n";
-    char all[1024];
-    int n = snprintf(all, sizeof all,
-                     "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
-                     "POST %s HTTP/1.1\r\nHost: x\r\n"
-                     "Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: %zu\r\n"
-                     "\r\n%sGET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
-                     path, sizeof part - 1, part);
+    static const char get[] = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
     http_client_t c;
-    http_client_open(&c, app.port);
-    http_client_send(&c, all, (size_t)n);
+    send_around_upload(&c, app.port, get, path, "pipelined file", get);
     for (int i = 0; i < 3; i++) {
         http_reply_t r;
         CHECK_EQ(http_client_read(&c, &r, false), 0);
@@ -690,19 +700,9 @@ static void test_reload_mid_upload(void)
  * this test then read EOF where the 200 should be.) */
 static void upload_fails_behind_late_answer(const http_app_t *a)
 {
-    static const char part[] =
-        "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\n"
-        "lost file\r\n--XyZ--\r\n";
-    char all[1024];
-    int n = snprintf(all, sizeof all,
-                     "GET /late/first?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n"
-                     "POST /upload HTTP/1.1\r\nHost: x\r\n"
-                     "Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: %zu\r\n"
-                     "\r\n%s",
-                     sizeof part - 1, part);
     http_client_t c;
-    http_client_open(&c, a->port);
-    http_client_send(&c, all, (size_t)n);
+    send_around_upload(&c, a->port, "GET /late/first?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n", "/upload",
+                       "lost file", "");
     http_reply_t r;
     CHECK_EQ(http_client_read(&c, &r, false), 0);
     CHECK_EQ(r.status, 200);
