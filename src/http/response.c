@@ -37,17 +37,6 @@ static int out_add(const void *p, size_t n)
 
 /* ---- headers --------------------------------------------------------------------- */
 
-/* ASCII only, whatever the locale: header names are tokens. */
-static bool same_name(const char *a, const char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char x = a[i] >= 'A' && a[i] <= 'Z' ? (char)(a[i] + 32) : a[i];
-        char y = b[i] >= 'A' && b[i] <= 'Z' ? (char)(b[i] + 32) : b[i];
-        if (x != y) return false;
-    }
-    return true;
-}
-
 /* Remove every line of b whose name is name[0..nlen). */
 static void remove_lines(eddy_buf_t *b, const char *name, size_t nlen)
 {
@@ -56,7 +45,7 @@ static void remove_lines(eddy_buf_t *b, const char *name, size_t nlen)
     while (i < len) {
         char *eol = memchr(p + i, '\n', len - i);
         size_t line = eol ? (size_t)(eol - (p + i)) + 1 : len - i;
-        if (line > nlen && p[i + nlen] == ':' && same_name(p + i, name, nlen)) {
+        if (line > nlen && p[i + nlen] == ':' && strncasecmp(p + i, name, nlen) == 0) {
             memmove(p + i, p + i + line, len - i - line);
             len -= line;
             b->end -= line;
@@ -128,22 +117,11 @@ static const tracked_name_t tracked_names[] = {
     TRACKED("Transfer-Encoding", HEADER_EDDYS_OWN, 0),
 };
 
-/* name (a token) is t's name in any case. Tracked names are letters and
- * '-', so setting bit 0x20 on both sides lowers a letter and leaves '-'
- * alone, and the only other byte it would turn into one of them is CR,
- * which is no token's: no lowering table and no branch per byte. */
-static bool is_tracked_name(const char *name, const tracked_name_t *t)
-{
-    for (size_t i = 0; i < t->len; i++)
-        if ((name[i] | 0x20) != (t->name[i] | 0x20)) return false;
-    return true;
-}
-
 static const tracked_name_t *find_tracked(const char *name, size_t len)
 {
     for (size_t i = 0; i < sizeof tracked_names / sizeof tracked_names[0]; i++) {
         const tracked_name_t *t = &tracked_names[i];
-        if (t->len == len && is_tracked_name(name, t)) return t;
+        if (t->len == len && strncasecmp(name, t->name, len) == 0) return t;
     }
     return NULL;
 }
