@@ -415,7 +415,8 @@ static uint64_t streamed_body(const eddy_framing_t *f, const char *d, size_t len
     static const char name[] = "content-type";
     const eddy_http1_header_t *type =
         eddy_http1_find_header(req.headers, req.num_headers, name, sizeof name - 1);
-    if (!type || !eddy_http1_is_form_data(type->value.ptr, type->value.len)) return 0;
+    if (!type || !eddy_http1_media_type_is(type->value.ptr, type->value.len, "multipart/form-data"))
+        return 0;
     return req.body == EDDY_HTTP1_BODY_CHUNKED ? CHUNKED_BODY : req.content_length;
 }
 

@@ -186,9 +186,10 @@ EDDY_EXPORT const char *eddy_http1_error_str(eddy_http1_error_t err);
  * NULL is neither, "" is no token but an empty value. */
 EDDY_EXPORT bool eddy_http1_is_token(const char *s);
 EDDY_EXPORT bool eddy_http1_is_field_value(const char *s);
-/* True for a Content-Type value of multipart/form-data (any case, then the
- * end, a parameter or whitespace). */
-EDDY_EXPORT bool eddy_http1_is_form_data(const char *value, size_t len);
+/* True when a Content-Type value names the media type type (lowercase,
+ * e.g. "multipart/form-data"): it in any case, then the end, a parameter
+ * or whitespace. */
+EDDY_EXPORT bool eddy_http1_media_type_is(const char *value, size_t len, const char *type);
 
 typedef struct eddy_http1_limits {
     size_t max_header_size; /* clamped to INT_MAX */

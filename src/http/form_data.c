@@ -159,7 +159,7 @@ static int form_close(eddy_http_req_t *req, int status)
 int eddy__form_begin(eddy_http_req_t *req, bool as_sent)
 {
     eddy_http_str_t ct = eddy_http_content_type(req);
-    if (!eddy_http1_is_form_data(ct.ptr, ct.len)) return 0;
+    if (!eddy_http1_media_type_is(ct.ptr, ct.len, "multipart/form-data")) return 0;
     char boundary[EDDY_MULTIPART_BOUNDARY_MAX + 1];
     int blen = eddy_multipart_boundary(ct.ptr, ct.len, boundary);
     if (blen < 0) return 400;

@@ -369,11 +369,8 @@ static void ensure_query(eddy_http_req_t *req)
 /* Only an application/x-www-form-urlencoded body has fields. */
 static bool is_urlencoded(const eddy_http_req_t *req)
 {
-    static const char type[] = "application/x-www-form-urlencoded";
     eddy_http_str_t ct = eddy_http_content_type(req);
-    size_t n = sizeof type - 1;
-    if (!ct.ptr || ct.len < n || strncasecmp(ct.ptr, type, n) != 0) return false;
-    return ct.len == n || ct.ptr[n] == ';' || ct.ptr[n] == ' ' || ct.ptr[n] == '\t';
+    return eddy_http1_media_type_is(ct.ptr, ct.len, "application/x-www-form-urlencoded");
 }
 
 static void ensure_form(eddy_http_req_t *req)

@@ -410,7 +410,7 @@ static bool is_form_data(const eddy_http1_request_t *req)
     static const char name[] = "content-type";
     const eddy_http1_header_t *h =
         eddy_http1_find_header(req->headers, req->num_headers, name, sizeof name - 1);
-    return h && eddy_http1_is_form_data(h->value.ptr, h->value.len);
+    return h && eddy_http1_media_type_is(h->value.ptr, h->value.len, "multipart/form-data");
 }
 
 /* A head whose body is over package_max_length, parsed again with

@@ -84,10 +84,9 @@ bool eddy_http1_is_field_value(const char *s)
     return true;
 }
 
-bool eddy_http1_is_form_data(const char *value, size_t len)
+bool eddy_http1_media_type_is(const char *value, size_t len, const char *type)
 {
-    static const char type[] = "multipart/form-data";
-    size_t n = sizeof type - 1;
+    size_t n = strlen(type);
     if (!value || len < n || strncasecmp(value, type, n) != 0) return false;
     return len == n || value[n] == ';' || value[n] == ' ' || value[n] == '\t';
 }

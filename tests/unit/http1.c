@@ -1225,6 +1225,25 @@ static void test_content_length_api(void)
     CHECK(v == UINT64_MAX);
 }
 
+/* A Content-Type names a media type in any case, alone or before a
+ * parameter or whitespace; a longer type or a prefix is another one. */
+static void test_media_type(void)
+{
+    static const char form[] = "multipart/form-data";
+    const char *yes[] = {"multipart/form-data", "Multipart/Form-Data; boundary=x",
+                         "multipart/form-data ;boundary=x", "MULTIPART/FORM-DATA\t"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        CHECK(eddy_http1_media_type_is(yes[i], strlen(yes[i]), form));
+    const char *no[] = {"multipart/form-datax", "multipart/form", "multipart/mixed; a=b", ""};
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        CHECK(!eddy_http1_media_type_is(no[i], strlen(no[i]), form));
+    CHECK(!eddy_http1_media_type_is(NULL, 0, form));
+    /* Only len bytes are looked at. */
+    CHECK(!eddy_http1_media_type_is("multipart/form-data", 9, form));
+    CHECK(eddy_http1_media_type_is("application/x-www-form-urlencoded;charset=utf-8", 47,
+                                   "application/x-www-form-urlencoded"));
+}
+
 static void test_find_header(void)
 {
     const char s[] = "GET / HTTP/1.1\r\nHost: h\r\nX-Thing: 1\r\nx-thing: 2\r\n\r\n";
@@ -1325,5 +1344,6 @@ int main(void)
     RUN(test_chunked);
     RUN(test_content_length_api);
     RUN(test_find_header);
+    RUN(test_media_type);
     return 0;
 }
