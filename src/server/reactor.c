@@ -801,19 +801,11 @@ static int open_ports(reactor_t *r)
         /* One thread serves a datagram port: its packets are dispatched by
          * address anyway. */
         if (p->udp && r->index != 0) continue;
-        bool own_socket = p->opts.reuse_port && !p->unix_path && !p->udp;
         int fd;
-        if (own_socket && p->first_fd >= 0) {
+        if (p->opts.reuse_port && !p->unix_path && !p->udp) {
             /* Reactor 0 (the threads start one at a time) takes the socket
              * that has queued connections since the port was bound. */
-            fd = p->first_fd;
-            p->first_fd = -1;
-        } else if (own_socket) {
-            char addr[128], url[160];
-            eddy_addr_format(&p->addr, addr, sizeof addr);
-            snprintf(url, sizeof url, "tcp://%s", addr);
-            eddy_addr_t bound;
-            fd = eddy_bind(url, &p->opts, &bound);
+            fd = eddy__server_reuse_port_socket(p);
         } else {
             fd = fcntl(p->fd, F_DUPFD_CLOEXEC, 0);
             if (fd < 0) fd = -errno;

@@ -451,6 +451,18 @@ static int drop_privileges(const eddy_server_options_t *o)
     return 0;
 }
 
+int eddy__server_reuse_port_socket(server_port_t *p)
+{
+    int fd = p->first_fd;
+    p->first_fd = -1;
+    if (fd >= 0) return fd;
+    char addr[128], url[160];
+    eddy_addr_format(&p->addr, addr, sizeof addr);
+    snprintf(url, sizeof url, "tcp://%s", addr);
+    eddy_addr_t bound;
+    return eddy_bind(url, &p->opts, &bound);
+}
+
 void eddy__server_release_first_fds(eddy_server_t *s)
 {
     for (int i = 0; i < s->nports; i++) {

@@ -337,6 +337,10 @@ int eddy__server_notice(eddy_server_t *s, notice_type_t type, int worker_id);
 int eddy__server_total_workers(const eddy_server_t *s);
 /* Close this process's copies of the ports' first_fd (see server_port_t). */
 void eddy__server_release_first_fds(eddy_server_t *s);
+/* enable_reuse_port on a TCP port: a listening socket of the caller's own in
+ * the port's SO_REUSEPORT group — first_fd if it is still there (taken:
+ * the caller owns it), else a new one. The fd, or a negative error. */
+int eddy__server_reuse_port_socket(server_port_t *p);
 
 /* spool.c: PROCESS mode, a streamed request body on its way to a worker.
  * The reactor opens a spool at the head (keeping a copy of it), writes each

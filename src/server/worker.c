@@ -301,15 +301,8 @@ static int open_port(eddy_server_t *s, server_port_t *p)
          * port; this worker has no use for its copy. The first worker
          * forked takes the socket that has queued connections since the
          * port was bound. */
-        fd = p->first_fd;
-        p->first_fd = -1;
-        if (fd < 0) {
-            char addr[128], url[160];
-            eddy_addr_format(&p->addr, addr, sizeof addr);
-            snprintf(url, sizeof url, "tcp://%s", addr);
-            fd = eddy_bind(url, &p->opts, &p->addr);
-            if (fd < 0) return fd;
-        }
+        fd = eddy__server_reuse_port_socket(p);
+        if (fd < 0) return fd;
         close(p->fd);
         p->fd = -1;
     }
